@@ -1,0 +1,162 @@
+"""Tables, their numbers, their indexes, and how a document becomes index keys.
+
+Every table has the built-in indexes ``by_id`` (``[_id]``) and
+``by_creation_time`` (``[_creationTime, _id]``); a user index on
+``[f1..fn]`` is really ``[f1..fn, _creationTime, _id]``. Index names in read
+sets, write logs and the store are full: ``"<table>.<index>"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from reactor.errors import InvalidQueryError, SchemaError
+from reactor.schema import get_field_path
+from reactor.storage import IndexMeta
+from reactor.values import UNSET, decode_id, encode_key
+
+__all__ = [
+    "FIRST_USER_TABLE_NUMBER",
+    "SYSTEM_TABLES",
+    "Catalog",
+    "IndexDef",
+]
+
+FIRST_USER_TABLE_NUMBER: Final = 10001
+
+SYSTEM_TABLES: Final[dict[str, int]] = {
+    "_scheduled_functions": 1,
+    "_storage": 2,
+    "_session_requests": 3,
+    "_environment_variables": 4,
+    "_cron_jobs": 5,
+}
+
+# Indexes that reactor itself keeps on system tables: table -> index -> fields.
+SYSTEM_INDEXES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "_scheduled_functions": {"by_next_run": ("nextRun",)},
+    "_session_requests": {"by_session_request": ("sessionId", "requestId")},
+    "_environment_variables": {"by_name": ("name",)},
+    "_cron_jobs": {"by_name": ("name",)},
+}
+
+BUILTIN_INDEXES: Final = ("by_id", "by_creation_time")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDef:
+    table: str
+    name: str
+    fields: tuple[str, ...]
+    """Declared fields, without the implicit ``_creationTime`` and ``_id``."""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.table}.{self.name}"
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """Every field of the key, in order."""
+        if self.name == "by_id":
+            return ("_id",)
+        return (*self.fields, "_creationTime", "_id")
+
+    def key_for(self, doc: dict[str, Any]) -> bytes:
+        doc_id = doc["_id"]
+        if self.name == "by_id":
+            return encode_key([doc_id])
+        values: list[Any] = [_field(doc, f) for f in self.fields]
+        values.append(doc["_creationTime"])
+        values.append(doc_id)
+        return encode_key(values)
+
+
+def _field(doc: dict[str, Any], path: str) -> Any:
+    if "." not in path:
+        return doc.get(path, UNSET)
+    return get_field_path(doc, path)
+
+
+@dataclass
+class Catalog:
+    """What the engine knows of tables and indexes; kept in step with the store."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    indexes: dict[str, dict[str, IndexDef]] = field(default_factory=dict)
+    """table -> index name -> definition, user and system indexes (ready or backfilling)."""
+    ready: set[str] = field(default_factory=set)
+    """Full names of the indexes that serve reads."""
+    schema: Any = None
+
+    def add_table(self, name: str, number: int) -> None:
+        self.tables[name] = number
+        self.names[number] = name
+
+    def next_table_number(self) -> int:
+        user = [n for n in self.names if n >= FIRST_USER_TABLE_NUMBER]
+        return max(user, default=FIRST_USER_TABLE_NUMBER - 1) + 1
+
+    def table_name_for_id(self, id: str) -> str | None:
+        number = decode_id(id) if isinstance(id, str) else None
+        return None if number is None else self.names.get(number)
+
+    def table_definition(self, table: str) -> Any:
+        if self.schema is None:
+            return None
+        return self.schema.tables.get(table)
+
+    def builtin(self, table: str, name: str) -> IndexDef:
+        return IndexDef(table, name, ())
+
+    def write_indexes(self, table: str) -> list[IndexDef]:
+        """Every index a write to ``table`` must maintain."""
+        result = [self.builtin(table, "by_id"), self.builtin(table, "by_creation_time")]
+        result.extend(self.indexes.get(table, {}).values())
+        return result
+
+    def read_index(self, table: str, name: str) -> IndexDef:
+        if name in BUILTIN_INDEXES:
+            return self.builtin(table, name)
+        index = self.indexes.get(table, {}).get(name)
+        if index is None or index.full_name not in self.ready:
+            raise InvalidQueryError(f"Index `{table}.{name}` not found.")
+        return index
+
+    def set_index(self, meta: IndexMeta) -> None:
+        table, _, name = meta.name.partition(".")
+        self.indexes.setdefault(table, {})[name] = IndexDef(table, name, meta.fields)
+        if meta.state == "ready":
+            self.ready.add(meta.name)
+        else:
+            self.ready.discard(meta.name)
+
+    def drop_index(self, full_name: str) -> None:
+        table, _, name = full_name.partition(".")
+        self.indexes.get(table, {}).pop(name, None)
+        self.ready.discard(full_name)
+
+    def declared_indexes(self) -> dict[str, IndexMeta]:
+        """The indexes the schema and reactor's system tables ask for (state: ready)."""
+        wanted: dict[str, IndexMeta] = {}
+        for table, indexes in SYSTEM_INDEXES.items():
+            for name, fields in indexes.items():
+                wanted[f"{table}.{name}"] = IndexMeta(f"{table}.{name}", table, fields, "ready")
+        if self.schema is not None:
+            for table, definition in self.schema.tables.items():
+                for name, fields in definition.indexes.items():
+                    full = f"{table}.{name}"
+                    wanted[full] = IndexMeta(full, table, tuple(fields), "ready")
+        return wanted
+
+    def check_user_table_name(self, table: str) -> None:
+        if not isinstance(table, str) or not table:
+            raise InvalidQueryError(f"table name must be a non-empty string, got {table!r}")
+        if table.startswith("_"):
+            raise InvalidQueryError(
+                f"System tables (prefixed with `_`) are read-only: `{table}`; "
+                "use ctx.db.system to read them"
+            )
+        if not table.isidentifier() or len(table) > 64:
+            raise SchemaError(f"invalid table name {table!r}: use an identifier of <= 64 chars")

@@ -1,0 +1,224 @@
+"""The committer: validates read sets, assigns timestamps, writes batches.
+
+One committer per process (the store's lock guarantees one process per
+SQLite file). Each commit request carries a transaction's snapshot ``ts``
+and read set; the committer checks the read set against every key written
+after that ``ts`` (the in-memory write log, which also holds commits that
+are validated but still being written), assigns a strictly increasing
+timestamp and appends to the write log. Whatever queues up while a batch is
+being written goes into the next batch: group commit, so one fsync serves
+many mutations under load.
+
+``exclusive()`` lets a mutation that keeps conflicting run with no other
+commit in between, so contention alone never fails a mutation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from reactor.engine._intervals import ReadSet
+from reactor.errors import OccConflictError
+from reactor.storage import Commit, Store
+
+__all__ = ["CommitNotice", "Committer"]
+
+log = logging.getLogger("reactor.committer")
+
+WrittenKeys = Mapping[str, Sequence[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitNotice:
+    """A durable commit, as live queries need to see it."""
+
+    ts: int
+    written: WrittenKeys
+
+
+@dataclass(slots=True)
+class _Request:
+    snapshot_ts: int
+    read_set: ReadSet
+    written: WrittenKeys
+    build: Callable[[int], Commit]
+    future: asyncio.Future[int]
+    exclusive: bool
+
+
+class Committer:
+    def __init__(self, store: Store, last_ts: int, *, max_batch: int = 256) -> None:
+        self._store = store
+        self._last_ts = last_ts
+        self._max_batch = max_batch
+        self._queue: list[_Request] = []
+        self._wakeup = asyncio.Event()
+        self._log: list[tuple[int, WrittenKeys]] = []
+        self._snapshots: Counter[int] = Counter()
+        self._listeners: list[Callable[[Sequence[CommitNotice]], None]] = []
+        self._exclusive_lock = asyncio.Lock()
+        self._open = asyncio.Event()
+        self._open.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.conflicts = 0
+        self.commits = 0
+        self.batches = 0
+
+    @property
+    def last_ts(self) -> int:
+        return self._last_ts
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="reactor-committer")
+
+    async def stop(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def add_listener(self, listener: Callable[[Sequence[CommitNotice]], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Sequence[CommitNotice]], None]) -> None:
+        self._listeners.remove(listener)
+
+    # -- snapshots pin the write log ------------------------------------------
+
+    def pin(self, ts: int) -> None:
+        self._snapshots[ts] += 1
+
+    def unpin(self, ts: int) -> None:
+        self._snapshots[ts] -= 1
+        if self._snapshots[ts] <= 0:
+            del self._snapshots[ts]
+
+    def _trim_log(self) -> None:
+        oldest = min(self._snapshots, default=self._last_ts)
+        drop = 0
+        while drop < len(self._log) and self._log[drop][0] <= oldest:
+            drop += 1
+        if drop:
+            del self._log[:drop]
+
+    # -- commits ---------------------------------------------------------------
+
+    async def commit(
+        self,
+        snapshot_ts: int,
+        read_set: ReadSet,
+        written: WrittenKeys,
+        build: Callable[[int], Commit],
+        *,
+        exclusive: bool = False,
+    ) -> int:
+        """Validate and durably apply a commit; return its timestamp.
+
+        Raises ``OccConflictError`` if something the transaction read was
+        written after its snapshot.
+        """
+        if self._closed:
+            raise RuntimeError("the committer is stopped")
+        while not exclusive and not self._open.is_set():
+            await self._open.wait()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(snapshot_ts, read_set, written, build, future, exclusive))
+        self._idle.clear()
+        self._wakeup.set()
+        return await future
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold off every other commit; wait until what is in flight is durable."""
+        async with self._exclusive_lock:
+            self._open.clear()
+            try:
+                await self._idle.wait()
+                yield
+            finally:
+                self._open.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._write_batch(batch)
+            self._idle.set()
+            if self._closed and not self._queue:
+                return
+
+    def _conflict(self, request: _Request) -> str | None:
+        for ts, written in reversed(self._log):
+            if ts <= request.snapshot_ts:
+                break
+            index = request.read_set.conflicts_with(written)
+            if index is not None:
+                return index
+        return None
+
+    def allocate_ts(self) -> int:
+        """A fresh timestamp for a write made outside ``commit`` (under ``exclusive``)."""
+        return self._next_ts()
+
+    def _next_ts(self) -> int:
+        self._last_ts = max(self._last_ts + 1, time.time_ns())
+        return self._last_ts
+
+    async def _write_batch(self, batch: list[_Request]) -> None:
+        accepted: list[tuple[_Request, int]] = []
+        commits: list[Commit] = []
+        for request in batch:
+            if request.future.done():
+                continue
+            conflict = self._conflict(request)
+            if conflict is not None:
+                self.conflicts += 1
+                request.future.set_exception(OccConflictError(conflict.partition(".")[0]))
+                continue
+            try:
+                ts = self._next_ts()
+                commit = request.build(ts)
+            except Exception as exc:  # a bug building the commit fails only that request
+                request.future.set_exception(exc)
+                continue
+            self._log.append((ts, request.written))
+            accepted.append((request, ts))
+            commits.append(commit)
+        if not commits:
+            return
+        try:
+            await self._store.write(commits)
+        except BaseException as exc:
+            log.exception("writing a batch of %d commits failed", len(commits))
+            for request, _ in accepted:
+                if not request.future.done():
+                    request.future.set_exception(
+                        RuntimeError(f"the store failed to write the commit: {exc}")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.commits += len(commits)
+        self.batches += 1
+        notices = [CommitNotice(ts, request.written) for request, ts in accepted]
+        for request, ts in accepted:
+            if not request.future.done():
+                request.future.set_result(ts)
+        self._trim_log()
+        for listener in list(self._listeners):
+            try:
+                listener(notices)
+            except Exception:
+                log.exception("a commit listener failed")

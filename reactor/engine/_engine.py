@@ -1,0 +1,334 @@
+"""The engine: runs queries, mutations and actions of an app against a store.
+
+A query reads one snapshot. A mutation runs in a transaction and commits
+through the committer; a conflict re-runs it with backoff, and a mutation
+that keeps conflicting finally runs exclusively (no other commit in
+between), so contention alone never fails it. An action runs outside any
+transaction and reaches the database through ``ctx.run_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reactor.engine._catalog import SYSTEM_TABLES, Catalog
+from reactor.engine._committer import Committer
+from reactor.engine._context import ActionCtx, Auth, MutationCtx, QueryCtx
+from reactor.engine._limits import TransactionLimits, Usage
+from reactor.engine._logs import capture_logs
+from reactor.engine._query import PaginationState, Query
+from reactor.engine._results import FunctionResult
+from reactor.engine._schema_sync import sync_schema
+from reactor.engine._transaction import Transaction
+from reactor.errors import InvalidValueError, OccConflictError, ReactorError
+from reactor.functions import App, FunctionDefinition, function_path
+from reactor.storage import Store
+from reactor.values import check_value, normalize
+
+__all__ = ["Engine", "RetryPolicy"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a conflicting mutation is re-run (SEMANTICS.md TX-03, LIM-06)."""
+
+    retries: int = 4
+    initial_backoff_s: float = 0.01
+    max_backoff_s: float = 0.5
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+MutationHook = Callable[[MutationCtx], Awaitable[Any]]
+
+
+class Engine:
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        *,
+        limits: TransactionLimits | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.limits = limits or TransactionLimits()
+        self.retry = retry or RetryPolicy()
+        self.catalog = Catalog(schema=app.schema)
+        self._committer: Committer | None = None
+        self._table_lock = asyncio.Lock()
+        self.scheduler_factory: Callable[[Transaction | None, Any], Any] | None = None
+        self.metrics: dict[str, int] = {"occ_retries": 0, "exclusive_runs": 0}
+
+    @property
+    def committer(self) -> Committer:
+        if self._committer is None:
+            raise RuntimeError("the engine is not started")
+        return self._committer
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        metadata = await self.store.open()
+        for name, number in metadata.tables.items():
+            self.catalog.add_table(name, number)
+        for meta in metadata.indexes.values():
+            self.catalog.set_index(meta)
+        self._committer = Committer(self.store, metadata.max_ts)
+        self._committer.start()
+        for name, number in SYSTEM_TABLES.items():
+            if name not in self.catalog.tables:
+                await self.store.create_table(name, number)
+                self.catalog.add_table(name, number)
+        await sync_schema(self)
+
+    async def stop(self) -> None:
+        if self._committer is not None:
+            await self._committer.stop()
+            self._committer = None
+        await self.store.close()
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def reload(self, app: App) -> None:
+        """Serve a new version of the app (``reactor dev``): new functions and schema."""
+        previous = self.app, self.catalog.schema
+        self.app, self.catalog.schema = app, app.schema
+        try:
+            await sync_schema(self)
+        except BaseException:
+            self.app, self.catalog.schema = previous
+            raise
+
+    async def ensure_table(self, name: str) -> None:
+        if name in self.catalog.tables:
+            return
+        async with self._table_lock:
+            if name in self.catalog.tables:
+                return
+            number = self.catalog.next_table_number()
+            await self.store.create_table(name, number)
+            self.catalog.add_table(name, number)
+
+    def make_scheduler(self, tx: Transaction | None, ctx: Any) -> Any:
+        return None if self.scheduler_factory is None else self.scheduler_factory(tx, ctx)
+
+    # -- running functions -----------------------------------------------------
+
+    async def call_handler(self, fn: FunctionDefinition, ctx: Any, args: Any) -> Any:
+        """Validate args, run the handler, check and normalize what it returns."""
+        handler_args = fn.args.validate_args(normalize(args), self.catalog)
+        result = await fn.handler(ctx, handler_args)
+        if isinstance(result, Query):
+            raise InvalidValueError(
+                "Return value is a Query: consume it with collect(), take(), first() or paginate()"
+            )
+        try:
+            result = normalize(result)
+            check_value(result)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{fn.path} returned a value that is not a Convex value: {exc}")
+        fn.validate_returns(result, self.catalog)
+        return result
+
+    def _lookup(self, ref: Any, kind: str, allow_internal: bool) -> FunctionDefinition:
+        fn = self.app.lookup(ref, allow_internal=allow_internal)
+        if fn.kind != kind:
+            raise ReactorError(
+                f"{function_path(ref)} is a {fn.kind}, but it was called as a {kind}"
+            )
+        return fn
+
+    async def _transaction(self, usage: Usage) -> Transaction:
+        snapshot = await self.store.snapshot()
+        self.committer.pin(snapshot.ts)
+        return Transaction(
+            snapshot,
+            self.catalog,
+            usage,
+            begin_ms=time.time() * 1000,
+            rng=random.Random(os.urandom(16)),
+        )
+
+    async def _close(self, tx: Transaction) -> None:
+        self.committer.unpin(tx.ts)
+        await tx.snapshot.close()
+
+    async def run_query(
+        self,
+        ref: Any,
+        args: Mapping[str, Any] | None = None,
+        *,
+        identity: Mapping[str, Any] | None = None,
+        allow_internal: bool = False,
+        journal: str | None = None,
+    ) -> FunctionResult:
+        started = time.perf_counter()
+        result = FunctionResult(path=_safe_path(ref), kind="query")
+        with capture_logs(result.log_lines):
+            try:
+                fn = self._lookup(ref, "query", allow_internal)
+                tx = await self._transaction(Usage(self.limits))
+                auth = Auth(identity)
+                try:
+                    pagination = PaginationState(pinned_end=journal)
+                    ctx = QueryCtx(self, tx, auth, pagination=pagination)
+                    result.value = await self.call_handler(fn, ctx, args or {})
+                    result.journal = pagination.journal or journal
+                finally:
+                    result.ts = tx.ts
+                    result.read_set = tx.read_set
+                    result.identity_read = auth.read
+                    await self._close(tx)
+            except Exception as exc:
+                result.error = exc
+        result.duration_s = time.perf_counter() - started
+        return result
+
+    async def run_mutation(
+        self,
+        ref: Any,
+        args: Mapping[str, Any] | None = None,
+        *,
+        identity: Mapping[str, Any] | None = None,
+        allow_internal: bool = False,
+        hook: MutationHook | None = None,
+    ) -> FunctionResult:
+        """Run a mutation to commit (retrying conflicts). ``hook`` runs in the same
+        transaction before the handler; if it returns a ``FunctionResult``, that
+        is the answer and the handler does not run (exactly-once re-sends)."""
+        started = time.perf_counter()
+        result = FunctionResult(path=_safe_path(ref), kind="mutation")
+        with capture_logs(result.log_lines):
+            try:
+                fn = self._lookup(ref, "mutation", allow_internal)
+                await self._mutate(
+                    result,
+                    lambda ctx: self.call_handler(fn, ctx, args or {}),
+                    identity,
+                    hook,
+                )
+            except Exception as exc:
+                result.error = exc
+        result.duration_s = time.perf_counter() - started
+        return result
+
+    async def run_in_transaction(
+        self,
+        body: Callable[[MutationCtx], Awaitable[Any]],
+        *,
+        identity: Mapping[str, Any] | None = None,
+    ) -> FunctionResult:
+        """Run ``body(ctx)`` as a mutation (for tests and reactor's own system writes)."""
+        result = FunctionResult(path="<transaction>", kind="mutation")
+        with capture_logs(result.log_lines):
+            try:
+                await self._mutate(result, body, identity, None)
+            except Exception as exc:
+                result.error = exc
+        return result
+
+    async def _mutate(
+        self,
+        result: FunctionResult,
+        body: Callable[[MutationCtx], Awaitable[Any]],
+        identity: Mapping[str, Any] | None,
+        hook: MutationHook | None,
+    ) -> None:
+        attempt = 0
+        while True:
+            exclusive = attempt > self.retry.retries
+            result.log_lines.clear()
+            try:
+                if exclusive:
+                    self.metrics["exclusive_runs"] += 1
+                    async with self.committer.exclusive():
+                        await self._attempt(result, body, identity, hook, exclusive=True)
+                else:
+                    await self._attempt(result, body, identity, hook, exclusive=False)
+                result.attempts = attempt + 1
+                return
+            except OccConflictError:
+                if exclusive:
+                    raise  # cannot happen: nothing else committed in between
+                self.metrics["occ_retries"] += 1
+                await asyncio.sleep(self.retry.backoff(attempt))
+                attempt += 1
+
+    async def _attempt(
+        self,
+        result: FunctionResult,
+        body: Callable[[MutationCtx], Awaitable[Any]],
+        identity: Mapping[str, Any] | None,
+        hook: MutationHook | None,
+        *,
+        exclusive: bool,
+    ) -> None:
+        tx = await self._transaction(Usage(self.limits))
+        # The snapshot closes as soon as the handler is done, but its timestamp
+        # stays pinned until the commit is validated: the write log must keep
+        # every commit after it until then.
+        try:
+            try:
+                ctx = MutationCtx(self, tx, Auth(identity))
+                if hook is not None:
+                    earlier = await hook(ctx)
+                    if isinstance(earlier, FunctionResult):
+                        result.value, result.error = earlier.value, earlier.error
+                        result.ts = earlier.ts
+                        result.log_lines[:] = earlier.log_lines
+                        return
+                value = await body(ctx)
+            finally:
+                await tx.snapshot.close()
+            if tx.writes:
+                result.ts = await self.committer.commit(
+                    tx.ts, tx.read_set, tx.written_keys(), tx.to_commit, exclusive=exclusive
+                )
+            else:
+                result.ts = tx.ts
+            result.value = value
+        finally:
+            self.committer.unpin(tx.ts)
+
+    async def run_action(
+        self,
+        ref: Any,
+        args: Mapping[str, Any] | None = None,
+        *,
+        identity: Mapping[str, Any] | None = None,
+        allow_internal: bool = False,
+        depth: int = 0,
+    ) -> FunctionResult:
+        started = time.perf_counter()
+        result = FunctionResult(path=_safe_path(ref), kind="action")
+        with capture_logs(result.log_lines):
+            try:
+                fn = self._lookup(ref, "action", allow_internal)
+                ctx = ActionCtx(self, Auth(identity), depth=depth, now=time.time() * 1000)
+                result.value = await self.call_handler(fn, ctx, args or {})
+            except Exception as exc:
+                result.error = exc
+        result.duration_s = time.perf_counter() - started
+        return result
+
+
+def _safe_path(ref: Any) -> str:
+    try:
+        return function_path(ref)
+    except TypeError:
+        return repr(ref)

@@ -1,0 +1,90 @@
+"""Capture a function's own log lines (``print`` and ``logging``) per run.
+
+The lines go back to the client as ``logLines``. Capture is per asyncio task
+(a context variable), so concurrent functions never see each other's lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+__all__ = ["capture_logs", "install_log_capture"]
+
+MAX_LINES = 256
+MAX_LINE_LENGTH = 4096
+
+_current: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "reactor_log_lines", default=None
+)
+
+
+def _append(line: str) -> None:
+    lines = _current.get()
+    if lines is None:
+        return
+    if len(lines) < MAX_LINES:
+        lines.append(line[:MAX_LINE_LENGTH])
+    elif len(lines) == MAX_LINES:
+        lines.append("[WARN] log lines truncated: a function may log 256 lines per run")
+
+
+class _CapturingStream(io.TextIOBase):
+    """Stands in for ``sys.stdout``: lines printed inside a function are captured."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self._partial: dict[int, str] = {}
+
+    def write(self, text: str) -> int:
+        lines = _current.get()
+        if lines is None:
+            return self._inner.write(text)
+        key = id(lines)
+        buffered = self._partial.pop(key, "") + text
+        *complete, rest = buffered.split("\n")
+        for line in complete:
+            _append(f"[LOG] {line}")
+        if rest:
+            self._partial[key] = rest
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CapturingHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if _current.get() is not None:
+            _append(f"[{record.levelname}] {record.getMessage()}")
+
+
+_installed = False
+
+
+def install_log_capture() -> None:
+    """Route ``print`` and ``logging`` inside functions to their run's log lines."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    if not isinstance(sys.stdout, _CapturingStream):
+        sys.stdout = _CapturingStream(sys.stdout)
+    logging.getLogger().addHandler(_CapturingHandler(level=logging.INFO))
+
+
+@contextlib.contextmanager
+def capture_logs(lines: list[str]) -> Iterator[list[str]]:
+    token = _current.set(lines)
+    try:
+        yield lines
+    finally:
+        _current.reset(token)

@@ -1,0 +1,217 @@
+"""One transaction: a snapshot, the key ranges it read, and its buffered writes.
+
+Reads see the snapshot with the transaction's own pending writes laid over
+it, in index order. Every read records the byte interval it actually
+consumed in the read set (a ``db.get`` records one point of ``by_id``), so
+the committer can check it against later commits and live queries can be
+invalidated precisely.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from reactor.engine._catalog import Catalog, IndexDef
+from reactor.engine._intervals import Interval, ReadSet
+from reactor.engine._limits import Usage
+from reactor.storage import Commit, DocumentWrite, IndexWrite, Snapshot
+from reactor.values import dumps, encode_key, key_successor, loads, new_id
+
+__all__ = ["PendingWrite", "Transaction"]
+
+_PAGE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    table: str
+    original: bytes | None
+    """The committed version at the snapshot (None for an insert)."""
+    value: bytes | None
+    """The new version (None for a delete)."""
+
+
+class Transaction:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        catalog: Catalog,
+        usage: Usage,
+        *,
+        begin_ms: float,
+        rng: random.Random,
+    ) -> None:
+        self.snapshot = snapshot
+        self.ts = snapshot.ts
+        self.catalog = catalog
+        self.usage = usage
+        self.read_set = ReadSet()
+        self.writes: dict[str, PendingWrite] = {}
+        self.rng = rng
+        self.begin_ms = float(int(begin_ms))
+        self._creation_time = begin_ms
+
+    # -- reads -----------------------------------------------------------------
+
+    async def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        self.usage.range()
+        self.read_set.record_point(f"{table}.by_id", encode_key([doc_id]))
+        raw = await self._current(doc_id)
+        if raw is None:
+            return None
+        self.usage.read(len(raw))
+        doc: dict[str, Any] = loads(raw)
+        return doc
+
+    async def _current(self, doc_id: str) -> bytes | None:
+        pending = self.writes.get(doc_id)
+        if pending is not None:
+            return pending.value
+        return await self.snapshot.get(doc_id)
+
+    async def scan(
+        self, index: IndexDef, start: bytes, end: bytes | None, *, reverse: bool
+    ) -> AsyncIterator[tuple[bytes, dict[str, Any]]]:
+        """Yield ``(key, document)`` in index order, recording what is consumed.
+
+        The consumed interval is recorded before each row is handed out, so a
+        consumer that stops early has recorded exactly what it saw.
+        """
+        self.usage.range()
+        name = index.full_name
+        overlay_keys, overlay = self._overlay(index, start, end)
+        if reverse:
+            overlay_keys.reverse()
+        position = 0
+        cursor_start, cursor_end = start, end
+        exhausted = False
+        buffer: list[tuple[bytes, str, bytes]] = []
+        while True:
+            while not buffer and not exhausted:
+                entries = await self.snapshot.scan(
+                    name, cursor_start, cursor_end, reverse=reverse, limit=_PAGE
+                )
+                if len(entries) < _PAGE:
+                    exhausted = True
+                if entries:
+                    last = entries[-1].key
+                    if reverse:
+                        cursor_end = last
+                    else:
+                        cursor_start = key_successor(last)
+                buffer = [(e.key, e.doc_id, e.value) for e in entries if e.key not in overlay]
+                buffer.reverse()  # pop() from the end in scan order
+            if position < len(overlay_keys) and (
+                not buffer
+                or (
+                    overlay_keys[position] > buffer[-1][0]
+                    if reverse
+                    else overlay_keys[position] < buffer[-1][0]
+                )
+            ):
+                key = overlay_keys[position]
+                position += 1
+                raw = overlay[key]
+                assert raw is not None
+            elif buffer:
+                key, _, raw = buffer.pop()
+            else:
+                self.read_set.record(name, Interval(start, end))
+                return
+            if reverse:
+                self.read_set.record(name, Interval(key, end))
+            else:
+                self.read_set.record(name, Interval(start, key_successor(key)))
+            self.usage.read(len(raw))
+            yield key, loads(raw)
+
+    def _overlay(
+        self, index: IndexDef, start: bytes, end: bytes | None
+    ) -> tuple[list[bytes], dict[bytes, bytes | None]]:
+        """This transaction's own writes in the range: key -> document (None: hidden)."""
+        overlay: dict[bytes, bytes | None] = {}
+        for pending in self.writes.values():
+            if pending.table != index.table:
+                continue
+            if pending.original is not None:
+                overlay[index.key_for(loads(pending.original))] = None
+            if pending.value is not None:
+                overlay[index.key_for(loads(pending.value))] = pending.value
+        visible = sorted(
+            k
+            for k, v in overlay.items()
+            if v is not None and k >= start and (end is None or k < end)
+        )
+        return visible, overlay
+
+    # -- writes ----------------------------------------------------------------
+
+    def next_creation_time(self) -> float:
+        # Unique and rising within a transaction, as Convex does: the next double.
+        value = self._creation_time
+        self._creation_time = math.nextafter(value, math.inf)
+        return value
+
+    def new_document_id(self, table: str) -> str:
+        return new_id(self.catalog.tables[table], self.rng)
+
+    async def put(self, table: str, doc_id: str, doc: dict[str, Any] | None) -> None:
+        """Buffer a new version (None deletes). The caller has validated ``doc``."""
+        pending = self.writes.get(doc_id)
+        if pending is not None:
+            original = pending.original
+        else:
+            original = await self.snapshot.get(doc_id)
+        value = None if doc is None else dumps(doc)
+        self.writes[doc_id] = PendingWrite(table, original, value)
+        self.usage.check_writes(len(self.writes), self.bytes_written())
+
+    def bytes_written(self) -> int:
+        return sum(len(w.value) for w in self.writes.values() if w.value is not None)
+
+    def savepoint(self) -> dict[str, PendingWrite]:
+        return dict(self.writes)
+
+    def rollback_to(self, savepoint: dict[str, PendingWrite]) -> None:
+        self.writes = savepoint
+
+    # -- commit ----------------------------------------------------------------
+
+    def written_keys(self) -> dict[str, list[bytes]]:
+        """Per index, every key this transaction writes: old and new, changed or not."""
+        keys: dict[str, list[bytes]] = {}
+        for pending in self.writes.values():
+            old = loads(pending.original) if pending.original is not None else None
+            new = loads(pending.value) if pending.value is not None else None
+            for index in self.catalog.write_indexes(pending.table):
+                bucket = keys.setdefault(index.full_name, [])
+                if old is not None:
+                    bucket.append(index.key_for(old))
+                if new is not None:
+                    bucket.append(index.key_for(new))
+        for bucket in keys.values():
+            bucket.sort()
+        return keys
+
+    def to_commit(self, ts: int) -> Commit:
+        documents: list[DocumentWrite] = []
+        removals: list[IndexWrite] = []
+        sets: list[IndexWrite] = []
+        for doc_id, pending in self.writes.items():
+            if pending.original is None and pending.value is None:
+                continue  # inserted then deleted in this transaction
+            documents.append(DocumentWrite(pending.table, doc_id, pending.value))
+            old = loads(pending.original) if pending.original is not None else None
+            new = loads(pending.value) if pending.value is not None else None
+            for index in self.catalog.write_indexes(pending.table):
+                old_key = index.key_for(old) if old is not None else None
+                new_key = index.key_for(new) if new is not None else None
+                if old_key is not None and old_key != new_key:
+                    removals.append(IndexWrite(index.full_name, old_key, None))
+                if new_key is not None:
+                    sets.append(IndexWrite(index.full_name, new_key, doc_id))
+        return Commit(ts, tuple(documents), tuple(removals + sets))

@@ -1,0 +1,143 @@
+"""The exceptions reactor raises, and the one function authors raise.
+
+Exception tree::
+
+    Exception
+    ├── ConvexError                 raised by function code; ``data`` reaches the client
+    └── ReactorError                any error reactor itself reports
+        ├── ValidationError         a value does not match a validator (has ``path``)
+        │   ├── ArgumentValidationError
+        │   └── ReturnsValidationError
+        ├── InvalidValueError       not a Convex value, or over a structural limit
+        ├── SchemaError             a schema definition or schema change is refused
+        ├── FunctionNotFoundError   no public function with that path
+        ├── LimitExceededError      a transaction or function limit (names the limit)
+        ├── InvalidQueryError       a query or index range is malformed
+        ├── InvalidCursorError      a pagination cursor does not belong to the query
+        ├── DocumentError           a write on a missing document, a bad id, a system table
+        ├── EvalError               a filter expression mixes types or divides an int by 0
+        ├── AuthError               a token no provider accepts
+        ├── StoreLockedError        another process already serves this store
+        └── OccConflictError        internal: a commit's read set was overwritten
+
+Developer errors (everything under ``ReactorError`` but ``OccConflictError``)
+are deterministic and never retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "ArgumentValidationError",
+    "AuthError",
+    "ConvexError",
+    "DocumentError",
+    "EvalError",
+    "FunctionNotFoundError",
+    "InvalidCursorError",
+    "InvalidQueryError",
+    "InvalidValueError",
+    "LimitExceededError",
+    "OccConflictError",
+    "ReactorError",
+    "ReturnsValidationError",
+    "SchemaError",
+    "StoreLockedError",
+    "ValidationError",
+]
+
+
+class ConvexError(Exception):
+    """An application error whose ``data`` (any Convex value) reaches the client."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        super().__init__(data if isinstance(data, str) else _describe(data))
+
+
+def _describe(data: Any) -> str:
+    try:
+        from reactor.values import convex_to_json
+
+        return orjson.dumps(convex_to_json(data)).decode()
+    except Exception:
+        return repr(data)
+
+
+class ReactorError(Exception):
+    """Base of the errors reactor reports."""
+
+
+class ValidationError(ReactorError):
+    """A value does not match its validator. ``path`` is like ``.items[2].qty``."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        self.detail = message
+        super().__init__(f"{message} (at {path})" if path else message)
+
+
+class ArgumentValidationError(ValidationError):
+    pass
+
+
+class ReturnsValidationError(ValidationError):
+    pass
+
+
+class InvalidValueError(ReactorError):
+    pass
+
+
+class SchemaError(ReactorError):
+    pass
+
+
+class FunctionNotFoundError(ReactorError):
+    pass
+
+
+class LimitExceededError(ReactorError):
+    def __init__(self, limit: str, message: str) -> None:
+        self.limit = limit
+        super().__init__(f"{limit}: {message}")
+
+
+class InvalidQueryError(ReactorError):
+    pass
+
+
+class InvalidCursorError(ReactorError):
+    pass
+
+
+class DocumentError(ReactorError):
+    pass
+
+
+class EvalError(ReactorError):
+    pass
+
+
+class AuthError(ReactorError):
+    pass
+
+
+class StoreLockedError(ReactorError):
+    pass
+
+
+class OccConflictError(ReactorError):
+    """Internal: the transaction read something a later commit overwrote."""
+
+    def __init__(self, table: str | None = None) -> None:
+        self.table = table
+        super().__init__(
+            f'Documents read from or written to the table "{table}" changed while this '
+            "mutation was being run"
+            if table
+            else "a concurrent commit conflicted with this transaction"
+        )

@@ -1,0 +1,171 @@
+"""The storage contract: what the engine needs from a store.
+
+A store keeps three things: documents by id, index entries (an order-preserving
+byte key mapped to a document id, per index), and metadata (tables, indexes,
+the timestamp high-water mark). It knows nothing of values, schemas or
+conflicts: the engine encodes keys and documents, validates commits, and hands
+the store batches that are already decided. Both the embedded SQLite store and
+the MongoDB store implement this; one contract test suite runs against both.
+
+Reads happen on a ``Snapshot``: a consistent view of everything committed up to
+its ``ts``. Writes happen through ``Store.write``, atomically and durably, one
+batch of commits at a time (group commit), only ever from the process's single
+committer.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "Commit",
+    "DocumentWrite",
+    "IndexEntry",
+    "IndexMeta",
+    "IndexName",
+    "IndexWrite",
+    "Snapshot",
+    "Store",
+    "StoreMetadata",
+]
+
+IndexName = str
+"""An index's full name, ``"<table>.<index>"``, e.g. ``"messages.by_channel"``."""
+
+IndexState = Literal["backfilling", "ready"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """Set (``value`` is the encoded document) or delete (``value is None``) one document."""
+
+    table: str
+    id: str
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexWrite:
+    """Set (``doc_id`` given) or remove (``doc_id is None``) one index entry."""
+
+    index: IndexName
+    key: bytes
+    doc_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One transaction's writes, at its commit timestamp (u64 ns, strictly increasing).
+
+    Index writes are applied in order, so a removal of a key followed by a set
+    of the same key leaves the key set.
+    """
+
+    ts: int
+    documents: tuple[DocumentWrite, ...] = ()
+    index_writes: tuple[IndexWrite, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    key: bytes
+    doc_id: str
+    value: bytes
+    """The encoded document the entry points at."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexMeta:
+    name: IndexName
+    table: str
+    fields: tuple[str, ...]
+    state: IndexState
+
+
+@dataclass(slots=True)
+class StoreMetadata:
+    tables: dict[str, int] = field(default_factory=dict)
+    """Table name -> table number (the number ids encode)."""
+    indexes: dict[IndexName, IndexMeta] = field(default_factory=dict)
+    max_ts: int = 0
+    """Highest timestamp ever committed (or reserved), persisted across restarts."""
+
+
+class Snapshot(abc.ABC):
+    """A consistent read view at ``ts``. Close it when done (it pins resources)."""
+
+    ts: int
+
+    @abc.abstractmethod
+    async def get(self, doc_id: str) -> bytes | None:
+        """The encoded document, or None if it does not exist at this snapshot."""
+
+    @abc.abstractmethod
+    async def scan(
+        self,
+        index: IndexName,
+        start: bytes,
+        end: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int = 256,
+    ) -> list[IndexEntry]:
+        """Entries with ``start <= key < end`` (``end`` None: unbounded), at most ``limit``.
+
+        Ascending by key, or descending when ``reverse``. Callers page through a
+        large range by narrowing ``start`` (or ``end`` when reversed) past the
+        last key they got.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Snapshot:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Store(abc.ABC):
+    """A place to keep documents, index entries and metadata."""
+
+    url: str
+
+    @abc.abstractmethod
+    async def open(self) -> StoreMetadata:
+        """Take ownership of the store (refusing if another process has it) and load metadata."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def snapshot(self) -> Snapshot:
+        """A snapshot of the latest durable state."""
+
+    @abc.abstractmethod
+    async def write(self, commits: Sequence[Commit]) -> None:
+        """Apply the commits atomically and durably, in order; raise if nothing was applied.
+
+        Also persists ``max_ts = commits[-1].ts``. When this returns, the
+        commits survive a crash (at the store's configured durability).
+        """
+
+    @abc.abstractmethod
+    async def create_table(self, name: str, number: int) -> None:
+        """Record a table and its number. Idempotent for the same pair."""
+
+    @abc.abstractmethod
+    async def put_index(self, meta: IndexMeta) -> None:
+        """Create or update an index's metadata (e.g. backfilling -> ready)."""
+
+    @abc.abstractmethod
+    async def drop_index(self, name: IndexName) -> None:
+        """Delete an index's metadata and all its entries."""
+
+    @abc.abstractmethod
+    async def reserve_ts(self, ts: int) -> None:
+        """Persist ``max_ts >= ts`` without a commit (so timestamps stay monotonic)."""

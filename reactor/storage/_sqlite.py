@@ -1,0 +1,277 @@
+"""The embedded store: one SQLite file in WAL mode, on apsw.
+
+Threads and connections:
+
+* One writer connection. Every write (``write``, ``create_table``,
+  ``put_index``, ``drop_index``, ``reserve_ts``) takes an async lock, then runs
+  its whole transaction in a worker thread, so ``fsync`` never blocks the event
+  loop and the writer is only ever used by one thread at a time.
+* A pool of read-only connections for snapshots (see ``_sqlite_snapshot``).
+  Reads run on the event loop; WAL lets them proceed while the writer commits.
+* A lock file beside the database, so only one store (one process) commits to
+  a file; see ``_lockfile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, TypeVar, cast, get_args
+
+import anyio
+import anyio.to_thread
+import apsw
+import orjson
+
+from reactor.storage._contract import (
+    Commit,
+    IndexMeta,
+    IndexName,
+    Snapshot,
+    Store,
+    StoreMetadata,
+)
+from reactor.storage._errors import StoreError
+from reactor.storage._lockfile import LockFile
+from reactor.storage._sqlite_schema import create_schema_if_new, load_metadata, prepare_schema
+from reactor.storage._sqlite_snapshot import BUSY_TIMEOUT_MS, ReaderPool
+
+__all__ = ["Durability", "SqliteStore"]
+
+Durability = Literal["full", "normal", "off"]
+
+_SYNCHRONOUS: dict[Durability, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+
+MAX_TS = 2**63 - 1
+"""SQLite integers are signed 64-bit; 2**63 ns after the epoch is in the year 2262."""
+
+_T = TypeVar("_T")
+
+
+class SqliteStore(Store):
+    """A reactor store in one SQLite file (plus its ``-wal``, ``-shm`` and ``.lock`` files).
+
+    ``durability`` chooses what an acknowledged ``write`` survives:
+
+    * ``"full"`` (default): ``synchronous=FULL``. The WAL is fsynced at every
+      commit, so a write that returned is on disk and survives a process crash,
+      an OS crash and a power loss. Group commit amortizes the fsync.
+    * ``"normal"``: ``synchronous=NORMAL``. The WAL is fsynced only at
+      checkpoints: a process crash loses nothing, but an OS crash or a power
+      loss may lose the last acknowledged commits (the file stays consistent).
+    * ``"off"``: ``synchronous=OFF``. SQLite never fsyncs. A process crash loses
+      nothing; an OS crash or power loss may lose commits and may corrupt the
+      file. For tests and throwaway data only.
+    """
+
+    def __init__(self, path: str | Path, *, durability: Durability = "full") -> None:
+        if durability not in get_args(Durability):
+            raise ValueError(f"durability must be 'full', 'normal' or 'off', not {durability!r}")
+        # Resolve symlinks so two spellings of one file share one lock file.
+        self.path = Path(path).resolve()
+        self.url = f"sqlite://{self.path}"
+        self.durability: Durability = durability
+        self._lock_file = LockFile(self.path.with_name(self.path.name + ".lock"), self.path)
+        self._write_lock = anyio.Lock()
+        self._writer: apsw.Connection | None = None
+        self._readers = ReaderPool(self.path)
+        self._state: Literal["new", "open", "closed"] = "new"
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
+
+    async def open(self) -> StoreMetadata:
+        if self._state != "new":
+            raise StoreError(f"{self!r} was already opened; open a new SqliteStore instead")
+        self._lock_file.acquire()
+        try:
+            async with self._write_lock:
+                self._writer, metadata = await anyio.to_thread.run_sync(self._connect_writer)
+        except BaseException:
+            self._lock_file.release()
+            raise
+        self._state = "open"
+        return metadata
+
+    def _connect_writer(self) -> tuple[apsw.Connection, StoreMetadata]:
+        conn = apsw.Connection(str(self.path))
+        try:
+            conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+            prepare_schema(conn, self.path)  # before WAL: a foreign file stays untouched
+            mode = conn.pragma("journal_mode", "wal")
+            if mode != "wal":
+                raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            conn.pragma("synchronous", _SYNCHRONOUS[self.durability])
+            if self.durability == "full":
+                # Only matters on macOS, where plain fsync does not reach the platter.
+                conn.pragma("fullfsync", True)
+            create_schema_if_new(conn)
+            return conn, load_metadata(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    async def close(self) -> None:
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        # Shielded: a cancelled close must still release the file and the lock.
+        with anyio.CancelScope(shield=True):
+            async with self._write_lock:  # wait for an in-flight write to finish
+                writer, self._writer = self._writer, None
+                try:
+                    self._readers.close()
+                    if writer is not None:
+                        # The last connection to close checkpoints the WAL into
+                        # the database: file I/O, so off the event loop.
+                        await anyio.to_thread.run_sync(writer.close)
+                finally:
+                    self._lock_file.release()
+
+    async def snapshot(self) -> Snapshot:
+        self._check_open()
+        return self._readers.snapshot()
+
+    async def write(self, commits: Sequence[Commit]) -> None:
+        if not commits:
+            return
+        last = -1
+        for commit in commits:
+            _check_ts(commit.ts)
+            if commit.ts <= last:
+                raise ValueError(
+                    f"commit timestamps must strictly increase within a batch: {commit.ts} "
+                    f"follows {last}"
+                )
+            last = commit.ts
+        await self._transaction(lambda conn: _apply(conn, commits))
+
+    async def create_table(self, name: str, number: int) -> None:
+        def create(conn: apsw.Connection) -> None:
+            for have_name, have_number in conn.execute(
+                "SELECT name, number FROM tables WHERE name = ? OR number = ?", (name, number)
+            ):
+                if have_name == name and have_number == number:
+                    return  # already recorded: idempotent
+                if have_name == name:
+                    raise StoreError(
+                        f"table {name!r} already has number {have_number}, not {number}"
+                    )
+                raise StoreError(
+                    f"table number {number} already belongs to table {have_name!r}, "
+                    f"so it cannot be given to {name!r}"
+                )
+            conn.execute("INSERT INTO tables (name, number) VALUES (?, ?)", (name, number))
+
+        await self._transaction(create)
+
+    async def put_index(self, meta: IndexMeta) -> None:
+        fields = orjson.dumps(list(meta.fields)).decode()
+
+        def put(conn: apsw.Connection) -> None:
+            conn.execute(
+                "INSERT INTO indexes (name, tbl, fields, state) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET "
+                "tbl = excluded.tbl, fields = excluded.fields, state = excluded.state",
+                (meta.name, meta.table, fields, meta.state),
+            )
+
+        await self._transaction(put)
+
+    async def drop_index(self, name: IndexName) -> None:
+        def drop(conn: apsw.Connection) -> None:
+            conn.execute("DELETE FROM index_entries WHERE idx = ?", (name,))
+            conn.execute("DELETE FROM indexes WHERE name = ?", (name,))
+
+        await self._transaction(drop)
+
+    async def reserve_ts(self, ts: int) -> None:
+        _check_ts(ts)
+        await self._transaction(lambda conn: _raise_max_ts(conn, ts))
+
+    async def pragmas(self) -> dict[str, int | str]:
+        """The writer connection's settings, for diagnostics (and the tests that check them)."""
+
+        def read(conn: apsw.Connection) -> dict[str, int | str]:
+            names = ("journal_mode", "synchronous", "fullfsync", "busy_timeout", "user_version")
+            return {name: cast(int | str, conn.pragma(name)) for name in names}
+
+        return await self._with_writer(read)
+
+    async def _transaction(self, fn: Callable[[apsw.Connection], _T]) -> _T:
+        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction on the writer, in a worker thread."""
+        return await self._with_writer(lambda conn: _in_transaction(conn, fn))
+
+    async def _with_writer(self, fn: Callable[[apsw.Connection], _T]) -> _T:
+        self._check_open()
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:  # closed while we waited for the lock
+                raise StoreError(f"the store {self.path} is closed")
+            # Not abandoned on cancellation: the lock stays held until the thread is
+            # done with the writer, so the next write never overlaps this one.
+            return await anyio.to_thread.run_sync(fn, writer)
+
+    def _check_open(self) -> None:
+        if self._state == "new":
+            raise StoreError(f"the store {self.path} is not open: await store.open() first")
+        if self._state == "closed":
+            raise StoreError(f"the store {self.path} is closed")
+
+
+def _check_ts(ts: int) -> None:
+    if not 0 <= ts <= MAX_TS:
+        raise ValueError(f"timestamp {ts} is outside 0..2**63-1")
+
+
+def _in_transaction(conn: apsw.Connection, fn: Callable[[apsw.Connection], _T]) -> _T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT may already have rolled back; only roll back what is open.
+        if not conn.get_autocommit():
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _apply(conn: apsw.Connection, commits: Sequence[Commit]) -> None:
+    """Apply the batch's net effect: per document id and per (index, key), the last write wins.
+
+    Every write is a set or a delete of one key, so applying only the last write
+    to each key inside one transaction leaves exactly the state of applying all
+    of them in order, with one ``executemany`` per kind of statement.
+    """
+    documents: dict[str, tuple[str, bytes | None]] = {}
+    entries: dict[tuple[IndexName, bytes], str | None] = {}
+    for commit in commits:
+        for doc in commit.documents:
+            documents[doc.id] = (doc.table, doc.value)
+        for entry in commit.index_writes:
+            entries[entry.index, entry.key] = entry.doc_id
+    conn.executemany(
+        "DELETE FROM documents WHERE id = ?",
+        [(doc_id,) for doc_id, (_, value) in documents.items() if value is None],
+    )
+    conn.executemany(
+        "INSERT INTO documents (id, tbl, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET tbl = excluded.tbl, value = excluded.value",
+        [(doc_id, tbl, value) for doc_id, (tbl, value) in documents.items() if value is not None],
+    )
+    conn.executemany(
+        "DELETE FROM index_entries WHERE idx = ? AND key = ?",
+        [(idx, key) for (idx, key), doc_id in entries.items() if doc_id is None],
+    )
+    conn.executemany(
+        "INSERT INTO index_entries (idx, key, doc_id) VALUES (?, ?, ?) "
+        "ON CONFLICT (idx, key) DO UPDATE SET doc_id = excluded.doc_id",
+        [(idx, key, doc_id) for (idx, key), doc_id in entries.items() if doc_id is not None],
+    )
+    _raise_max_ts(conn, commits[-1].ts)
+
+
+def _raise_max_ts(conn: apsw.Connection, ts: int) -> None:
+    # max(): max_ts never moves backwards, even after a reserve_ts beyond this commit.
+    conn.execute("UPDATE globals SET value = max(value, ?) WHERE key = 'max_ts'", (ts,))

@@ -1,0 +1,158 @@
+"""Snapshots of the SQLite store: read-only connections, each inside a read transaction.
+
+In WAL mode a read transaction sees the database as of its first read, however
+many commits the writer makes meanwhile; that is the whole snapshot mechanism.
+Reads run directly on the event loop: they are indexed lookups of a few pages,
+cheaper than a hop to a worker thread. A long-open snapshot keeps the WAL from
+being checkpointed past it, so close snapshots promptly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import apsw
+
+from reactor.storage._contract import IndexEntry, IndexName, Snapshot
+from reactor.storage._errors import StoreError
+from reactor.storage._sqlite_schema import read_max_ts
+
+__all__ = ["ReaderPool", "SqliteSnapshot"]
+
+MAX_IDLE_READERS = 16
+"""Idle connections kept for reuse; more are opened on demand and closed when returned."""
+
+BUSY_TIMEOUT_MS = 5_000
+"""How long SQLite retries a lock. WAL readers almost never wait (only during WAL
+recovery after a crash, or if an outside tool holds an exclusive lock)."""
+
+_SCAN = {
+    (False, True): "AND e.key < ? ORDER BY e.key ASC LIMIT ?",
+    (True, True): "AND e.key < ? ORDER BY e.key DESC LIMIT ?",
+    (False, False): "ORDER BY e.key ASC LIMIT ?",
+    (True, False): "ORDER BY e.key DESC LIMIT ?",
+}
+_SCAN_HEAD = (
+    "SELECT e.key, e.doc_id, d.value FROM index_entries AS e "
+    "LEFT JOIN documents AS d ON d.id = e.doc_id WHERE e.idx = ? AND e.key >= ? "
+)
+
+
+class ReaderPool:
+    """Read-only connections to one file, opened lazily and reused when idle."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._idle: list[apsw.Connection] = []
+        self._busy: set[apsw.Connection] = set()
+        self.closed = False
+
+    def acquire(self) -> apsw.Connection:
+        if self.closed:
+            raise StoreError(f"the store {self._path} is closed")
+        conn = self._idle.pop() if self._idle else self._connect()
+        self._busy.add(conn)
+        return conn
+
+    def release(self, conn: apsw.Connection) -> None:
+        """Take back a connection; it must not be inside a transaction any more."""
+        self._busy.discard(conn)
+        if self.closed or len(self._idle) >= MAX_IDLE_READERS or not conn.get_autocommit():
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        """Close every connection, including those open snapshots still hold."""
+        self.closed = True
+        conns = [*self._idle, *self._busy]
+        self._idle.clear()
+        self._busy.clear()
+        for conn in conns:
+            conn.close()
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    def _connect(self) -> apsw.Connection:
+        # Read-only: a snapshot can never write, even by mistake.
+        conn = apsw.Connection(str(self._path), flags=apsw.SQLITE_OPEN_READONLY)
+        conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+        return conn
+
+    def snapshot(self) -> SqliteSnapshot:
+        conn = self.acquire()
+        try:
+            # BEGIN is deferred: the snapshot is fixed by the first read, which is
+            # the read of max_ts, so ts is exactly the state the snapshot sees.
+            conn.execute("BEGIN")
+            ts = read_max_ts(conn)
+        except BaseException:
+            if not conn.get_autocommit():
+                conn.execute("ROLLBACK")
+            self.release(conn)
+            raise
+        return SqliteSnapshot(self, conn, ts)
+
+
+class SqliteSnapshot(Snapshot):
+    """A read transaction on a pooled connection; ``close()`` ends it and returns the connection."""
+
+    def __init__(self, pool: ReaderPool, conn: apsw.Connection, ts: int) -> None:
+        self.ts = ts
+        self._pool = pool
+        self._conn: apsw.Connection | None = conn
+
+    def _live(self) -> apsw.Connection:
+        if self._conn is None:
+            raise StoreError("this snapshot is closed")
+        if self._pool.closed:
+            raise StoreError("this snapshot's store is closed")
+        return self._conn
+
+    async def get(self, doc_id: str) -> bytes | None:
+        rows = self._live().execute("SELECT value FROM documents WHERE id = ?", (doc_id,))
+        for (value,) in rows:
+            return cast(bytes, value)
+        return None
+
+    async def scan(
+        self,
+        index: IndexName,
+        start: bytes,
+        end: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int = 256,
+    ) -> list[IndexEntry]:
+        if limit < 0:
+            # SQLite reads a negative LIMIT as "no limit"; refuse rather than scan everything.
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        conn = self._live()
+        if limit == 0:
+            return []
+        sql = _SCAN_HEAD + _SCAN[reverse, end is not None]
+        args = (index, start, end, limit) if end is not None else (index, start, limit)
+        entries: list[IndexEntry] = []
+        for key, doc_id, value in conn.execute(sql, args):
+            if value is None:
+                # The engine writes an entry and its document in the same commit, so a
+                # dangling entry means a bug or a damaged file: never skip it silently.
+                raise StoreError(
+                    f"index {index!r} has an entry for document {doc_id!r}, which does not exist"
+                )
+            entries.append(
+                IndexEntry(key=cast(bytes, key), doc_id=cast(str, doc_id), value=cast(bytes, value))
+            )
+        return entries
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or self._pool.closed:
+            return  # already closed, or the store closed every connection itself
+        try:
+            conn.execute("COMMIT")  # ends the read transaction; nothing to write
+        finally:
+            self._pool.release(conn)

@@ -1,0 +1,134 @@
+"""Transition frames spliced from pre-encoded pieces.
+
+A query shared by many clients changes once per commit, but every subscriber
+needs its own Transition (query ids and versions are per client). So the
+server encodes the result value once per (query, timestamp) with
+:func:`encode_query_updated_value`, wraps it per client with
+:func:`encode_query_updated_fragment` (cheap byte concatenation) and joins the
+fragments with :func:`encode_transition_frame`. The output parses to exactly
+what ``encode_server_message`` gives for the equivalent :class:`Transition`.
+
+The fragments are trusted: they must come from the functions here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reactor.sync._codec_fields import check_u32, json_ms, state_version_json, to_json_bytes
+from reactor.sync._messages import (
+    NO_ERROR_DATA,
+    NoErrorData,
+    QueryFailed,
+    QueryRemoved,
+    QueryUpdated,
+    StateModification,
+    StateVersion,
+)
+from reactor.values import convex_to_json
+
+__all__ = [
+    "encode_modification_fragment",
+    "encode_query_failed_fragment",
+    "encode_query_removed_fragment",
+    "encode_query_updated_fragment",
+    "encode_query_updated_value",
+    "encode_transition_frame",
+]
+
+
+def encode_query_updated_value(value: Any) -> bytes:
+    """The JSON of one query result; compute once, splice into many frames."""
+    return to_json_bytes(convex_to_json(value))
+
+
+def _query_id(query_id: int) -> bytes:
+    return b"%d" % check_u32(query_id, "queryId")
+
+
+def encode_query_updated_fragment(
+    query_id: int,
+    encoded_value: bytes,
+    log_lines: Sequence[str] = (),
+    journal: str | None = None,
+) -> bytes:
+    """A ``QueryUpdated`` modification around a value from :func:`encode_query_updated_value`."""
+    return b"".join(
+        (
+            b'{"type":"QueryUpdated","queryId":',
+            _query_id(query_id),
+            b',"value":',
+            encoded_value,
+            b',"logLines":',
+            to_json_bytes(list(log_lines)),
+            b',"journal":',
+            to_json_bytes(journal),
+            b"}",
+        )
+    )
+
+
+def encode_query_failed_fragment(
+    query_id: int,
+    error_message: str,
+    log_lines: Sequence[str] = (),
+    journal: str | None = None,
+    error_data: Any | NoErrorData = NO_ERROR_DATA,
+) -> bytes:
+    """A ``QueryFailed`` modification; ``errorData`` only for a ConvexError."""
+    out: dict[str, Any] = {
+        "type": "QueryFailed",
+        "queryId": check_u32(query_id, "queryId"),
+        "errorMessage": error_message,
+        "logLines": list(log_lines),
+        "journal": journal,
+    }
+    if error_data is not NO_ERROR_DATA:
+        out["errorData"] = convex_to_json(error_data)
+    return to_json_bytes(out)
+
+
+def encode_query_removed_fragment(query_id: int) -> bytes:
+    """A ``QueryRemoved`` modification (the answer to a client's ``Remove``)."""
+    return b'{"type":"QueryRemoved","queryId":' + _query_id(query_id) + b"}"
+
+
+def encode_modification_fragment(m: StateModification) -> bytes:
+    """Any modification as a fragment, encoding its value on the spot."""
+    match m:
+        case QueryUpdated():
+            value = encode_query_updated_value(m.value)
+            return encode_query_updated_fragment(m.query_id, value, m.log_lines, m.journal)
+        case QueryFailed():
+            return encode_query_failed_fragment(
+                m.query_id, m.error_message, m.log_lines, m.journal, m.error_data
+            )
+        case QueryRemoved():
+            return encode_query_removed_fragment(m.query_id)
+
+
+def encode_transition_frame(
+    start_version: StateVersion,
+    end_version: StateVersion,
+    fragments: Sequence[bytes],
+    client_clock_skew: float | None = None,
+    server_ts: int | None = None,
+) -> str:
+    """A whole ``Transition`` text frame from modification fragments."""
+    return b"".join(
+        (
+            b'{"type":"Transition","startVersion":',
+            to_json_bytes(state_version_json(start_version, "Transition.startVersion")),
+            b',"endVersion":',
+            to_json_bytes(state_version_json(end_version, "Transition.endVersion")),
+            b',"modifications":[',
+            b",".join(fragments),
+            b'],"clientClockSkew":',
+            to_json_bytes(json_ms(client_clock_skew)),
+            b',"serverTs":',
+            # The Rust client parses serverTs as i64: never a float.
+            to_json_bytes(None if server_ts is None else int(server_ts)),
+            b"}",
+        )
+    ).decode()

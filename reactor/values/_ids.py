@@ -1,0 +1,119 @@
+"""Document ids (SEMANTICS.md ID-03), byte-compatible with the reference backend.
+
+An id is Crockford base32 (lowercase, no padding) of::
+
+    [varint table number][16 random bytes][fletcher16 of the above XOR version 0, LE]
+
+The varint is little-endian base-128 with a continuation bit, 1 to 5 bytes,
+so ids are 31 to 37 characters long.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import random
+import re
+from typing import Final
+
+_ALPHABET: Final = "0123456789abcdefghjkmnpqrstvwxyz"
+_RFC4648: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# Same bit layout as RFC 4648 base32, so the stdlib codec does the work and
+# only the alphabet is swapped.
+_TO_CROCKFORD: Final = str.maketrans(_RFC4648, _ALPHABET, "=")
+_TO_RFC4648: Final = str.maketrans(_ALPHABET, _RFC4648)
+_ID_CHARS: Final = re.compile(r"[0-9a-hjkmnp-tv-z]+")
+# Base32 lengths of 19..23 bytes (1..5 varint bytes + 16 + 2).
+_ID_LENGTHS: Final = frozenset({31, 32, 34, 36, 37})
+
+_INTERNAL_ID_LEN: Final = 16
+_FOOTER_LEN: Final = 2
+_VERSION: Final = 0
+MAX_TABLE_NUMBER: Final = 2**32 - 1
+
+
+def new_id(table_number: int, rng: random.Random | None = None) -> str:
+    """A fresh id in table ``table_number`` (1 to 2**32-1).
+
+    Random bytes come from ``rng`` when given (deterministic tests, seeded
+    function runs), else from the OS.
+    """
+    internal = rng.randbytes(_INTERNAL_ID_LEN) if rng is not None else os.urandom(_INTERNAL_ID_LEN)
+    return encode_id(table_number, internal)
+
+
+def encode_id(table_number: int, internal_id: bytes) -> str:
+    """The id of the document ``internal_id`` (16 bytes) in table ``table_number``."""
+    if isinstance(table_number, bool) or not isinstance(table_number, int):
+        raise TypeError(f"table number must be an int, not {type(table_number).__name__}")
+    if not 1 <= table_number <= MAX_TABLE_NUMBER:
+        raise ValueError(f"table number {table_number} is outside 1..2**32-1")
+    if len(internal_id) != _INTERNAL_ID_LEN:
+        raise ValueError(f"internal id must be {_INTERNAL_ID_LEN} bytes")
+    body = _varint(table_number) + bytes(internal_id)
+    footer = _fletcher16(body) ^ _VERSION
+    return _b32encode(body + footer.to_bytes(_FOOTER_LEN, "little"))
+
+
+def decode_id(s: str) -> int | None:
+    """The table number of id ``s``, or None if ``s`` is not a well-formed id."""
+    # Cheap checks first: junk of any length must be refused quickly.
+    if not isinstance(s, str) or len(s) not in _ID_LENGTHS or not _ID_CHARS.fullmatch(s):
+        return None
+    padded = s.translate(_TO_RFC4648) + "=" * (-len(s) % 8)
+    try:
+        data = base64.b32decode(padded)
+    except binascii.Error:  # pragma: no cover - lengths and alphabet are checked above
+        return None
+    parsed = _read_varint(data)
+    if parsed is None:
+        return None
+    table_number, pos = parsed
+    if len(data) != pos + _INTERNAL_ID_LEN + _FOOTER_LEN:
+        return None
+    footer = int.from_bytes(data[-_FOOTER_LEN:], "little")
+    if footer != _fletcher16(data[:-_FOOTER_LEN]) ^ _VERSION:
+        return None
+    # The last character carries unused low bits; the reference decoder ignores
+    # them, we refuse them so that each document has exactly one id string.
+    if _b32encode(data) != s:
+        return None
+    return table_number
+
+
+def _b32encode(data: bytes) -> str:
+    return base64.b32encode(data).decode("ascii").translate(_TO_CROCKFORD)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_varint(data: bytes) -> tuple[int, int] | None:
+    n = 0
+    for i in range(5):
+        if i >= len(data):
+            return None
+        byte = data[i]
+        n |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            # A longer-than-needed encoding would give one table two spellings.
+            if (byte == 0 and i > 0) or not 1 <= n <= MAX_TABLE_NUMBER:
+                return None
+            return n, i + 1
+    return None
+
+
+def _fletcher16(data: bytes) -> int:
+    # Modulus 256, like the reference backend (not the textbook 255).
+    c0 = c1 = 0
+    for byte in data:
+        c0 = (c0 + byte) & 0xFF
+        c1 = (c1 + c0) & 0xFF
+    return (c1 << 8) | c0

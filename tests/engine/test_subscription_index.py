@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from reactor.engine._intervals import Interval, ReadSet
+from reactor.engine._subscription_index import SubscriptionIndex
+
+
+def reads(*entries: tuple[str, Interval]) -> ReadSet:
+    read_set = ReadSet()
+    for index, interval in entries:
+        read_set.record(index, interval)
+    return read_set
+
+
+def test_a_write_invalidates_the_queries_that_read_its_key() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    subs.add("channel 1", reads(("messages.by_channel", Interval(b"c1", b"c2"))))
+    subs.add("channel 2", reads(("messages.by_channel", Interval(b"c2", b"c3"))))
+    subs.add("message 7", reads(("messages.by_id", Interval.point(b"m7"))))
+
+    assert subs.stab({"messages.by_channel": [b"c1\x01"]}) == {"channel 1"}
+    assert subs.stab({"messages.by_channel": [b"c2"], "messages.by_id": [b"m7"]}) == {
+        "channel 2",
+        "message 7",
+    }
+    assert subs.stab({"messages.by_id": [b"m8"], "users.by_id": [b"m7"]}) == set()
+    subs._check_invariants()
+
+
+def test_a_query_is_returned_once_however_many_of_its_keys_are_written() -> None:
+    subs: SubscriptionIndex[int] = SubscriptionIndex()
+    subs.add(1, reads(("t.by_x", Interval(b"a", b"z")), ("t.by_id", Interval.point(b"1"))))
+    assert subs.stab({"t.by_x": [b"b", b"c"], "t.by_id": [b"1"]}) == {1}
+
+
+def test_a_whole_index_read_sees_every_write_to_that_index() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    subs.add("all tasks", reads(("tasks.by_creation_time", Interval.all())))
+    for n in range(100):
+        subs.add(f"task {n}", reads(("tasks.by_creation_time", Interval.point(b"%03d" % n))))
+    assert subs.stab({"tasks.by_creation_time": [b""]}) == {"all tasks"}
+    assert subs.stab({"tasks.by_creation_time": [b"042"]}) == {"all tasks", "task 42"}
+    assert subs.stab({"tasks.by_id": [b"042"]}) == set()
+
+
+def test_identical_intervals_share_one_entry() -> None:
+    subs: SubscriptionIndex[int] = SubscriptionIndex()
+    for client in range(1000):
+        subs.add(client, reads(("messages.by_channel", Interval(b"general", b"generam"))))
+    assert len(subs) == 1000
+    assert subs.interval_count() == 1
+    assert subs.stab({"messages.by_channel": [b"general\x00"]}) == set(range(1000))
+
+
+def test_nested_ranges_stay_correct_past_the_segment_map() -> None:
+    # Every range contains the next one: each would cover every segment.
+    subs: SubscriptionIndex[int] = SubscriptionIndex(span_limit=4)
+    for n in range(50):
+        subs.add(n, reads(("events.by_due", Interval(b"%03d" % n, None))))
+    subs._check_invariants()
+    assert subs.stab({"events.by_due": [b"010"]}) == set(range(11))
+    assert subs.stab({"events.by_due": [b"0"]}) == set()
+    for n in range(0, 50, 2):
+        subs.remove(n)
+    assert subs.stab({"events.by_due": [b"010"]}) == {1, 3, 5, 7, 9}
+    subs._check_invariants()
+
+
+def test_adding_again_replaces_the_read_set() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    subs.add("q", reads(("t.by_x", Interval(b"a", b"c"))))
+    subs.add("q", reads(("t.by_x", Interval(b"x", b"z")), ("u.by_id", Interval.point(b"1"))))
+    assert subs.stab({"t.by_x": [b"b"]}) == set()
+    assert subs.stab({"t.by_x": [b"y"]}) == {"q"}
+    assert subs.stab({"u.by_id": [b"1"]}) == {"q"}
+    assert len(subs) == 1
+    assert subs.interval_count() == 2
+
+
+def test_the_read_set_is_copied_on_add() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    read_set = reads(("t.by_x", Interval(b"a", b"c")))
+    subs.add("q", read_set)
+    read_set.record("t.by_x", Interval(b"x", b"z"))
+    assert subs.stab({"t.by_x": [b"y"]}) == set()
+
+
+def test_removing_everything_leaves_nothing_behind() -> None:
+    subs: SubscriptionIndex[int] = SubscriptionIndex(span_limit=2)
+    for n in range(30):
+        subs.add(
+            n,
+            reads(
+                ("t.by_x", Interval(b"%02d" % n, b"%02d" % (n + 5))),
+                ("t.by_id", Interval.point(b"%d" % (n % 7))),
+                ("t.by_y", Interval.all()),
+            ),
+        )
+    assert subs.interval_count() == 30 + 7 + 1
+    for n in range(30):
+        subs.remove(n)
+    assert len(subs) == 0
+    assert subs.interval_count() == 0
+    subs._check_invariants()
+
+
+def test_removing_an_unknown_subscription_is_an_error() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    with pytest.raises(KeyError):
+        subs.remove("nope")
+
+
+def test_a_subscription_that_read_nothing_is_never_invalidated() -> None:
+    subs: SubscriptionIndex[str] = SubscriptionIndex()
+    subs.add("constant", ReadSet())
+    assert "constant" in subs
+    assert subs.stab({"t.by_id": [b"1"]}) == set()
+
+
+# -- against a brute-force reference ------------------------------------------------------
+
+INDEXES = ("a.by_x", "b.by_x")
+keys = st.lists(st.sampled_from([0, 1, 2, 255]), max_size=3).map(bytes)
+intervals = st.one_of(
+    keys.map(Interval.point),
+    st.builds(Interval, keys, st.none() | keys),
+    st.just(Interval.all()),
+)
+read_sets = st.lists(st.tuples(st.sampled_from(INDEXES), intervals), max_size=4).map(
+    lambda entries: reads(*entries)
+)
+writes = st.dictionaries(st.sampled_from(INDEXES), st.lists(keys, max_size=4))
+
+
+class SubscriptionIndexMachine(RuleBasedStateMachine):
+    span_limit = 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subs: SubscriptionIndex[int] = SubscriptionIndex(span_limit=self.span_limit)
+        self.model: dict[int, ReadSet] = {}
+
+    @rule(key=st.integers(0, 12), read_set=read_sets)
+    def add(self, key: int, read_set: ReadSet) -> None:
+        self.subs.add(key, read_set)
+        self.model[key] = read_set.copy()
+
+    @rule(key=st.integers(0, 12))
+    def remove(self, key: int) -> None:
+        if key in self.model:
+            self.subs.remove(key)
+            del self.model[key]
+        else:
+            with pytest.raises(KeyError):
+                self.subs.remove(key)
+
+    @rule(written=writes)
+    def stab(self, written: dict[str, list[bytes]]) -> None:
+        expected = {k for k, r in self.model.items() if r.conflicts_with(written) is not None}
+        assert self.subs.stab(written) == expected
+
+    @invariant()
+    def consistent(self) -> None:
+        assert len(self.subs) == len(self.model)
+        self.subs._check_invariants()
+
+    def teardown(self) -> None:
+        for key in list(self.model):
+            self.subs.remove(key)
+        assert self.subs.interval_count() == 0
+        self.subs._check_invariants()
+
+
+class TightSpanMachine(SubscriptionIndexMachine):
+    # Pushes ranges into the tree early and migrates them there on segment splits.
+    span_limit = 2
+
+
+TestSubscriptionIndex = SubscriptionIndexMachine.TestCase
+TestSubscriptionIndex.settings = settings(max_examples=200, stateful_step_count=60)
+TestTightSpan = TightSpanMachine.TestCase
+TestTightSpan.settings = settings(max_examples=200, stateful_step_count=60)
