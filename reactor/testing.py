@@ -13,9 +13,10 @@ and commit as they would on the server.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,15 @@ class ReactorTest:
         )
         return result.unwrap()
 
-    async def run(self, body: Callable[[MutationCtx], Awaitable[Any]]) -> Any:
-        """Run ``body(ctx)`` as a mutation with a writer ``ctx.db``."""
+    async def run(self, body: Callable[[MutationCtx], Any]) -> Any:
+        """Run ``body(ctx)`` as a mutation with a writer ``ctx.db`` (sync or async)."""
         engine = await self.engine()
-        result = await engine.run_in_transaction(body, identity=self._identity)
+
+        async def call(ctx: MutationCtx) -> Any:
+            value = body(ctx)
+            return await value if inspect.isawaitable(value) else value
+
+        result = await engine.run_in_transaction(call, identity=self._identity)
         return result.unwrap()
 
     async def close(self) -> None:

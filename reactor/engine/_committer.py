@@ -17,21 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reactor.engine._intervals import ReadSet
 from reactor.errors import OccConflictError
 from reactor.storage import Commit, Store
 
-__all__ = ["CommitNotice", "Committer"]
+__all__ = ["CommitListener", "CommitNotice", "Committer"]
 
 log = logging.getLogger("reactor.committer")
 
 WrittenKeys = Mapping[str, Sequence[bytes]]
+
+CommitListener = Callable[[Sequence["CommitNotice"]], Awaitable[None] | None]
+"""Called after each durable batch, in commit order. An async listener is awaited
+before the next batch is written, so while it runs the store holds exactly the
+commits notified so far (live queries take their snapshot then): keep it short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,7 @@ class Committer:
         self._wakeup = asyncio.Event()
         self._log: list[tuple[int, WrittenKeys]] = []
         self._snapshots: Counter[int] = Counter()
-        self._listeners: list[Callable[[Sequence[CommitNotice]], None]] = []
+        self._listeners: list[CommitListener] = []
         self._exclusive_lock = asyncio.Lock()
         self._open = asyncio.Event()
         self._open.set()
@@ -87,10 +93,10 @@ class Committer:
             await self._task
             self._task = None
 
-    def add_listener(self, listener: Callable[[Sequence[CommitNotice]], None]) -> None:
+    def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[Sequence[CommitNotice]], None]) -> None:
+    def remove_listener(self, listener: CommitListener) -> None:
         self._listeners.remove(listener)
 
     # -- snapshots pin the write log ------------------------------------------
@@ -219,6 +225,8 @@ class Committer:
         self._trim_log()
         for listener in list(self._listeners):
             try:
-                listener(notices)
+                pending = listener(notices)
+                if inspect.isawaitable(pending):
+                    await pending
             except Exception:
                 log.exception("a commit listener failed")

@@ -46,7 +46,17 @@ class _Ctx:
         self.auth = auth
         self._depth = depth
         self.now = now
-        self.random = random.Random()
+        self._random: random.Random | None = None
+
+    @property
+    def random(self) -> random.Random:
+        """A ``random.Random`` seeded for this run (use it, not the ``random`` module)."""
+        if self._random is None:
+            self._random = random.Random(self._seed())
+        return self._random
+
+    def _seed(self) -> int:
+        return random.getrandbits(64)
 
     def _nested_depth(self) -> int:
         depth = self._depth + 1
@@ -72,7 +82,9 @@ class QueryCtx(_Ctx):
         self._tx = tx
         self._pagination = pagination or PaginationState()
         self.db: DatabaseReader = DatabaseReader(tx, self._pagination)
-        self.random = random.Random(tx.rng.getrandbits(64))
+
+    def _seed(self) -> int:
+        return self._tx.rng.getrandbits(64)
 
     async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         fn = self._engine.app.lookup(ref)

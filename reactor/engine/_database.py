@@ -107,6 +107,12 @@ class DatabaseWriter(DatabaseReader):
 
     async def insert(self, table: str, value: dict[str, Any]) -> str:
         self._tx.catalog.check_user_table_name(table)
+        schema = self._tx.catalog.schema
+        if schema is not None and schema.strict_tables and table not in schema.tables:
+            raise DocumentError(
+                f"table {table!r} is not in the schema, and the schema is strict "
+                "(define_schema(..., strict_tables=True))"
+            )
         return await self._insert(table, value)
 
     async def _insert(self, table: str, value: dict[str, Any]) -> str:

@@ -26,12 +26,15 @@ from reactor.engine._query import PaginationState, Query
 from reactor.engine._results import FunctionResult
 from reactor.engine._schema_sync import sync_schema
 from reactor.engine._transaction import Transaction
-from reactor.errors import InvalidValueError, OccConflictError, ReactorError
+from reactor.errors import InvalidValueError, LimitExceededError, OccConflictError, ReactorError
 from reactor.functions import App, FunctionDefinition, function_path
-from reactor.storage import Store
-from reactor.values import check_value, normalize
+from reactor.storage import Snapshot, Store
+from reactor.values import check_value, normalize, value_size
 
 __all__ = ["Engine", "RetryPolicy"]
+
+MAX_ARGUMENTS_SIZE = 16 << 20
+MAX_RETURN_SIZE = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class RetryPolicy:
 
 
 MutationHook = Callable[[MutationCtx], Awaitable[Any]]
+"""Runs first inside a mutation's transaction. It may return a ``FunctionResult``
+(the answer: the handler does not run), or an ``after(value)`` coroutine
+function that runs after the handler, still inside the transaction."""
 
 
 class Engine:
@@ -79,17 +85,21 @@ class Engine:
 
     async def start(self) -> None:
         metadata = await self.store.open()
-        for name, number in metadata.tables.items():
-            self.catalog.add_table(name, number)
-        for meta in metadata.indexes.values():
-            self.catalog.set_index(meta)
-        self._committer = Committer(self.store, metadata.max_ts)
-        self._committer.start()
-        for name, number in SYSTEM_TABLES.items():
-            if name not in self.catalog.tables:
-                await self.store.create_table(name, number)
+        try:
+            for name, number in metadata.tables.items():
                 self.catalog.add_table(name, number)
-        await sync_schema(self)
+            for meta in metadata.indexes.values():
+                self.catalog.set_index(meta)
+            self._committer = Committer(self.store, metadata.max_ts)
+            self._committer.start()
+            for name, number in SYSTEM_TABLES.items():
+                if name not in self.catalog.tables:
+                    await self.store.create_table(name, number)
+                    self.catalog.add_table(name, number)
+            await sync_schema(self)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         if self._committer is not None:
@@ -131,7 +141,15 @@ class Engine:
 
     async def call_handler(self, fn: FunctionDefinition, ctx: Any, args: Any) -> Any:
         """Validate args, run the handler, check and normalize what it returns."""
-        handler_args = fn.args.validate_args(normalize(args), self.catalog)
+        args = normalize(args)
+        if isinstance(args, dict):
+            check_value(args)
+            if value_size(args) > MAX_ARGUMENTS_SIZE:
+                raise LimitExceededError(
+                    "ArgumentsTooLarge",
+                    f"the arguments of {fn.path} are over {MAX_ARGUMENTS_SIZE} bytes",
+                )
+        handler_args = fn.args.validate_args(args, self.catalog)
         result = await fn.handler(ctx, handler_args)
         if isinstance(result, Query):
             raise InvalidValueError(
@@ -141,7 +159,13 @@ class Engine:
             result = normalize(result)
             check_value(result)
         except InvalidValueError as exc:
-            raise InvalidValueError(f"{fn.path} returned a value that is not a Convex value: {exc}")
+            raise InvalidValueError(
+                f"{fn.path} returned a value that is not a Convex value: {exc}"
+            ) from None
+        if value_size(result) > MAX_RETURN_SIZE:
+            raise LimitExceededError(
+                "ReturnValueTooLarge", f"{fn.path} returned more than {MAX_RETURN_SIZE} bytes"
+            )
         fn.validate_returns(result, self.catalog)
         return result
 
@@ -153,20 +177,22 @@ class Engine:
             )
         return fn
 
-    async def _transaction(self, usage: Usage) -> Transaction:
-        snapshot = await self.store.snapshot()
+    async def _transaction(self, usage: Usage, snapshot: Snapshot | None = None) -> Transaction:
+        if snapshot is None:
+            snapshot = await self.store.snapshot()
         self.committer.pin(snapshot.ts)
         return Transaction(
             snapshot,
             self.catalog,
             usage,
             begin_ms=time.time() * 1000,
-            rng=random.Random(os.urandom(16)),
+            rng=random.Random(int.from_bytes(os.urandom(8))),
         )
 
-    async def _close(self, tx: Transaction) -> None:
+    async def _close(self, tx: Transaction, *, owned: bool = True) -> None:
         self.committer.unpin(tx.ts)
-        await tx.snapshot.close()
+        if owned:
+            await tx.snapshot.close()
 
     async def run_query(
         self,
@@ -176,13 +202,16 @@ class Engine:
         identity: Mapping[str, Any] | None = None,
         allow_internal: bool = False,
         journal: str | None = None,
+        snapshot: Snapshot | None = None,
     ) -> FunctionResult:
+        """Run a query on the latest snapshot, or on ``snapshot`` (which the caller
+        keeps open and closes; live queries run many queries on one snapshot)."""
         started = time.perf_counter()
         result = FunctionResult(path=_safe_path(ref), kind="query")
         with capture_logs(result.log_lines):
             try:
                 fn = self._lookup(ref, "query", allow_internal)
-                tx = await self._transaction(Usage(self.limits))
+                tx = await self._transaction(Usage(self.limits), snapshot)
                 auth = Auth(identity)
                 try:
                     pagination = PaginationState(pinned_end=journal)
@@ -193,7 +222,7 @@ class Engine:
                     result.ts = tx.ts
                     result.read_set = tx.read_set
                     result.identity_read = auth.read
-                    await self._close(tx)
+                    await self._close(tx, owned=snapshot is None)
             except Exception as exc:
                 result.error = exc
         result.duration_s = time.perf_counter() - started
@@ -208,9 +237,7 @@ class Engine:
         allow_internal: bool = False,
         hook: MutationHook | None = None,
     ) -> FunctionResult:
-        """Run a mutation to commit (retrying conflicts). ``hook`` runs in the same
-        transaction before the handler; if it returns a ``FunctionResult``, that
-        is the answer and the handler does not run (exactly-once re-sends)."""
+        """Run a mutation to commit, re-running it on conflicts (see ``MutationHook``)."""
         started = time.perf_counter()
         result = FunctionResult(path=_safe_path(ref), kind="mutation")
         with capture_logs(result.log_lines):
@@ -285,14 +312,18 @@ class Engine:
         try:
             try:
                 ctx = MutationCtx(self, tx, Auth(identity))
+                after = None
                 if hook is not None:
                     earlier = await hook(ctx)
                     if isinstance(earlier, FunctionResult):
                         result.value, result.error = earlier.value, earlier.error
-                        result.ts = earlier.ts
+                        result.ts = earlier.ts if earlier.ts is not None else tx.ts
                         result.log_lines[:] = earlier.log_lines
                         return
+                    after = earlier
                 value = await body(ctx)
+                if after is not None:
+                    await after(value)
             finally:
                 await tx.snapshot.close()
             if tx.writes:

@@ -170,6 +170,17 @@ class ReadSet(Mapping[IndexName, IntervalSet]):
 
     def conflicts_with(self, writes: Mapping[IndexName, Iterable[bytes]]) -> IndexName | None:
         """The first index (in ``writes`` order) where a written key was read, if any."""
+        if len(self._sets) < len(writes):
+            # Walk the smaller side: a small read set against a wide commit.
+            hit = [
+                index
+                for index, intervals in self._sets.items()
+                if (keys := writes.get(index)) is not None
+                and any(intervals.contains(key) for key in keys)
+            ]
+            if not hit:
+                return None
+            return next(index for index in writes if index in hit)
         for index, keys in writes.items():
             intervals = self._sets.get(index)
             if intervals is not None and any(intervals.contains(key) for key in keys):

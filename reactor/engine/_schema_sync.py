@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from reactor.errors import SchemaError, ValidationError
 from reactor.storage import Commit, IndexMeta, IndexWrite
-from reactor.values import loads
+from reactor.values import decode_stored
 
 if TYPE_CHECKING:
     from reactor.engine._engine import Engine
@@ -65,7 +65,7 @@ async def _validate_existing(engine: Engine) -> None:
                 entries = await snapshot.scan(f"{table}.by_creation_time", start, None, limit=_PAGE)
                 for entry in entries:
                     try:
-                        definition.validate_document(loads(entry.value), catalog)
+                        definition.validate_document(decode_stored(entry.value), catalog)
                     except ValidationError as exc:
                         if len(bad) < _SHOWN:
                             bad.append(f"{entry.doc_id} ({exc})")
@@ -95,7 +95,7 @@ async def _backfill(engine: Engine, meta: IndexMeta) -> None:
             )
             if entries:
                 writes = tuple(
-                    IndexWrite(meta.name, index.key_for(loads(e.value)), e.doc_id) for e in entries
+                    IndexWrite(meta.name, index.key_for(decode_stored(e.value)), e.doc_id) for e in entries
                 )
                 await engine.store.write([Commit(engine.committer.allocate_ts(), (), writes)])
             if len(entries) < _PAGE:

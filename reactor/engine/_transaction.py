@@ -19,7 +19,7 @@ from reactor.engine._catalog import Catalog, IndexDef
 from reactor.engine._intervals import Interval, ReadSet
 from reactor.engine._limits import Usage
 from reactor.storage import Commit, DocumentWrite, IndexWrite, Snapshot
-from reactor.values import dumps, encode_key, key_successor, loads, new_id
+from reactor.values import decode_stored, encode_key, encode_stored, key_successor, new_id
 
 __all__ = ["PendingWrite", "Transaction"]
 
@@ -33,6 +33,10 @@ class PendingWrite:
     """The committed version at the snapshot (None for an insert)."""
     value: bytes | None
     """The new version (None for a delete)."""
+    original_doc: dict[str, Any] | None
+    doc: dict[str, Any] | None
+    """Decoded forms of the two, kept to compute index keys without decoding again.
+    Never handed to function code, which gets fresh copies."""
 
 
 class Transaction:
@@ -64,7 +68,7 @@ class Transaction:
         if raw is None:
             return None
         self.usage.read(len(raw))
-        doc: dict[str, Any] = loads(raw)
+        doc: dict[str, Any] = decode_stored(raw)
         return doc
 
     async def _current(self, doc_id: str) -> bytes | None:
@@ -127,7 +131,7 @@ class Transaction:
             else:
                 self.read_set.record(name, Interval(start, key_successor(key)))
             self.usage.read(len(raw))
-            yield key, loads(raw)
+            yield key, decode_stored(raw)
 
     def _overlay(
         self, index: IndexDef, start: bytes, end: bytes | None
@@ -137,10 +141,10 @@ class Transaction:
         for pending in self.writes.values():
             if pending.table != index.table:
                 continue
-            if pending.original is not None:
-                overlay[index.key_for(loads(pending.original))] = None
-            if pending.value is not None:
-                overlay[index.key_for(loads(pending.value))] = pending.value
+            if pending.original_doc is not None:
+                overlay[index.key_for(pending.original_doc)] = None
+            if pending.doc is not None:
+                overlay[index.key_for(pending.doc)] = pending.value
         visible = sorted(
             k
             for k, v in overlay.items()
@@ -157,17 +161,18 @@ class Transaction:
         return value
 
     def new_document_id(self, table: str) -> str:
-        return new_id(self.catalog.tables[table], self.rng)
+        return new_id(self.catalog.tables[table])
 
     async def put(self, table: str, doc_id: str, doc: dict[str, Any] | None) -> None:
         """Buffer a new version (None deletes). The caller has validated ``doc``."""
         pending = self.writes.get(doc_id)
         if pending is not None:
-            original = pending.original
+            original, original_doc = pending.original, pending.original_doc
         else:
             original = await self.snapshot.get(doc_id)
-        value = None if doc is None else dumps(doc)
-        self.writes[doc_id] = PendingWrite(table, original, value)
+            original_doc = None if original is None else decode_stored(original)
+        value = None if doc is None else encode_stored(doc)
+        self.writes[doc_id] = PendingWrite(table, original, value, original_doc, doc)
         self.usage.check_writes(len(self.writes), self.bytes_written())
 
     def bytes_written(self) -> int:
@@ -185,8 +190,7 @@ class Transaction:
         """Per index, every key this transaction writes: old and new, changed or not."""
         keys: dict[str, list[bytes]] = {}
         for pending in self.writes.values():
-            old = loads(pending.original) if pending.original is not None else None
-            new = loads(pending.value) if pending.value is not None else None
+            old, new = pending.original_doc, pending.doc
             for index in self.catalog.write_indexes(pending.table):
                 bucket = keys.setdefault(index.full_name, [])
                 if old is not None:
@@ -205,8 +209,7 @@ class Transaction:
             if pending.original is None and pending.value is None:
                 continue  # inserted then deleted in this transaction
             documents.append(DocumentWrite(pending.table, doc_id, pending.value))
-            old = loads(pending.original) if pending.original is not None else None
-            new = loads(pending.value) if pending.value is not None else None
+            old, new = pending.original_doc, pending.doc
             for index in self.catalog.write_indexes(pending.table):
                 old_key = index.key_for(old) if old is not None else None
                 new_key = index.key_for(new) if new is not None else None

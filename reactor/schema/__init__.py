@@ -11,11 +11,12 @@ from reactor.schema._compound import (
     ArrayValidator,
     ObjectValidator,
     OptionalValidator,
-    RecordValidator,
     UnionValidator,
 )
+from reactor.schema._indexes import SearchIndex, VectorIndex
 from reactor.schema._models import zid
 from reactor.schema._paths import get_field_path
+from reactor.schema._record import RecordValidator
 from reactor.schema._scalars import (
     AnyValidator,
     BooleanValidator,
@@ -29,7 +30,7 @@ from reactor.schema._scalars import (
 )
 from reactor.schema._schema import Schema, define_schema
 from reactor.schema._specs import args_validator_from, returns_validator_from
-from reactor.schema._table import SearchIndex, TableDefinition, VectorIndex, define_table
+from reactor.schema._table import TableDefinition, define_table
 
 __all__ = [
     "AnyValidator",

@@ -10,9 +10,9 @@ from reactor.schema._compound import (
     ArrayValidator,
     ObjectValidator,
     OptionalValidator,
-    RecordValidator,
     UnionValidator,
 )
+from reactor.schema._record import RecordValidator
 from reactor.schema._scalars import (
     AnyValidator,
     BooleanValidator,

@@ -1,4 +1,4 @@
-"""Validators with children: optional, array, object, record, union."""
+"""Validators with children: optional, array, object, union."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from reactor.schema._base import (
     require_validator,
     show,
 )
-from reactor.schema._scalars import AnyValidator, IdValidator, StringValidator
+from reactor.schema._scalars import AnyValidator, NullValidator
 from reactor.values._int64 import UNSET
 
-_MAX_KEY_LEN = 1024
 
-
-def _not_optional(validator: Validator, where: str) -> Validator:
+def not_optional(validator: Validator, where: str) -> Validator:
     if validator.is_optional:
         raise SchemaError(f"v.optional() can only be an object field, not {where}")
     return validator
@@ -58,7 +56,7 @@ class ArrayValidator(Validator):
 
     def __init__(self, element: Validator) -> None:
         element = require_validator(element, "v.array() element")
-        self.element = _not_optional(element, "an array element")
+        self.element = not_optional(element, "an array element")
 
     def _check(self, value: object, ctx: ValidationContext | None) -> None:
         if not isinstance(value, list):
@@ -110,10 +108,18 @@ class ObjectValidator(Validator):
         """Field name -> validator (``v.optional(...)`` for optional fields), read-only."""
         return self._fields
 
-    def _check(self, value: object, ctx: ValidationContext | None) -> None:
+    def _check(
+        self, value: object, ctx: ValidationContext | None, ignored: frozenset[str] = frozenset()
+    ) -> None:
+        # `ignored` keys may be present without being declared: stored documents
+        # carry _id and _creationTime, and copying each document to drop them
+        # would cost more than the check itself.
         if not isinstance(value, dict):
             raise self._mismatch(value)
         present = 0
+        for key in ignored:
+            if key in value:
+                present += 1
         for name, validator, optional in self._plan:
             item = value.get(name, UNSET)
             if item is UNSET:
@@ -129,7 +135,7 @@ class ObjectValidator(Validator):
                 mismatch.segments.append(f".{name}")
                 raise
         if present != len(value):
-            self._reject_extra(value)
+            self._reject_extra(value, ignored)
 
     def _missing(self, value: dict[Any, Any], name: str) -> _Mismatch:
         return _Mismatch(
@@ -140,9 +146,9 @@ class ObjectValidator(Validator):
             )
         )
 
-    def _reject_extra(self, value: dict[Any, Any]) -> None:
+    def _reject_extra(self, value: dict[Any, Any], ignored: frozenset[str]) -> None:
         for key, item in value.items():
-            if key not in self._fields and item is not UNSET:
+            if key not in self._fields and key not in ignored and item is not UNSET:
                 raise self._extra(value, key)
 
     def _extra(self, value: dict[Any, Any], key: object) -> _Mismatch:
@@ -193,96 +199,21 @@ class ObjectValidator(Validator):
         return ObjectValidator({n: OptionalValidator(val) for n, val in self._fields.items()})
 
 
-def _string_like(validator: Validator) -> bool:
-    if isinstance(validator, StringValidator | IdValidator):
-        return True
-    if isinstance(validator, UnionValidator):
-        return bool(validator.members) and all(_string_like(m) for m in validator.members)
-    return False
-
-
-def _valid_record_key(key: object) -> bool:
-    return (
-        isinstance(key, str)
-        and 0 < len(key) <= _MAX_KEY_LEN
-        and key[0] not in "$_"
-        and key.isascii()
-        and key.isprintable()
-    )
-
-
-def _bad_key(key: object) -> _Mismatch:
-    return _Mismatch(
-        lambda: (
-            f"Record key {show(key)} is not a valid field name: keys must be non-empty "
-            'printable ASCII and must not start with "$" or "_"'
-        )
-    )
-
-
-class RecordValidator(Validator):
-    """``v.record(keys, values)``: a dict whose every key and value match (VAL-06).
-
-    Error paths end in ``.keys()`` or ``.values()``, as Convex reports them.
-    """
-
-    __slots__ = ("keys", "values")
-
-    def __init__(self, keys: Validator, values: Validator) -> None:
-        keys = require_validator(keys, "v.record() keys")
-        values = require_validator(values, "v.record() values")
-        if not _string_like(keys):
-            raise SchemaError(
-                f"v.record() keys must be v.string(), v.id(...) or a union of them, got {keys!r}"
-            )
-        self.keys: Validator = keys
-        self.values: Validator = _not_optional(values, "a record value")
-
-    def _check(self, value: object, ctx: ValidationContext | None) -> None:
-        if not isinstance(value, dict):
-            raise self._mismatch(value)
-        keys = None if isinstance(self.keys, StringValidator) else self.keys
-        values = self.values
-        for key, item in value.items():
-            if item is UNSET:
-                continue
-            try:
-                if not _valid_record_key(key):
-                    raise _bad_key(key)
-                if keys is not None:
-                    keys._check(key, ctx)
-            except _Mismatch as mismatch:
-                mismatch.segments.append(".keys()")
-                raise
-            try:
-                values._check(item, ctx)
-            except _Mismatch as mismatch:
-                mismatch.segments.append(".values()")
-                raise
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "record",
-            "keys": self.keys.to_json(),
-            "values": {"fieldType": self.values.to_json(), "optional": False},
-        }
-
-    def __repr__(self) -> str:
-        return f"v.record({self.keys!r}, {self.values!r})"
-
-
 class UnionValidator(Validator):
     """``v.union(...)``: any member passes; a failure reports the whole union (VAL-05)."""
 
-    __slots__ = ("members",)
+    __slots__ = ("_takes_null", "members")
 
     def __init__(self, *members: Validator) -> None:
         self.members: tuple[Validator, ...] = tuple(
-            _not_optional(require_validator(m, "v.union() member"), "a union member")
+            not_optional(require_validator(m, "v.union() member"), "a union member")
             for m in members
         )
+        self._takes_null = any(isinstance(m, NullValidator) for m in self.members)
 
     def _check(self, value: object, ctx: ValidationContext | None) -> None:
+        if value is None and self._takes_null:
+            return  # v.nullable(x): spare the failing try of x
         members = self.members
         if len(members) == 1:
             # A one-member union is exactly its member, error included.
@@ -301,3 +232,24 @@ class UnionValidator(Validator):
 
     def __repr__(self) -> str:
         return f"v.union({', '.join(repr(m) for m in self.members)})"
+
+
+def check_document(
+    validator: ObjectValidator | UnionValidator,
+    doc: object,
+    ctx: ValidationContext | None,
+    ignored: frozenset[str],
+) -> None:
+    """Check a table's object (or union of objects) validator, tolerating ``ignored`` keys."""
+    members = validator.members if isinstance(validator, UnionValidator) else (validator,)
+    objects = [m for m in members if isinstance(m, ObjectValidator)]
+    if len(objects) == 1:
+        objects[0]._check(doc, ctx, ignored)
+        return
+    for member in objects:
+        try:
+            member._check(doc, ctx, ignored)
+        except _Mismatch:
+            continue
+        return
+    raise validator._mismatch(doc)

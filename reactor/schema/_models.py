@@ -2,11 +2,13 @@
 
 A model is applied with Convex's strictness: ``strict=True`` (no coercion:
 ``"1"`` is not an ``int``) and ``extra="forbid"`` at every level, whatever
-the model's own config says.
+the model's own config says. Integral floats reach the model as ints, since
+clients send every number as a float64 (``2`` arrives as ``2.0``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import pydantic
@@ -120,17 +122,33 @@ class ModelArgs(ArgsValidator):
 
     def validate_args(self, args: dict[str, Any], ctx: ValidationContext | None = None) -> Any:
         require_args_object(args)
-        if any(item is UNSET for item in args.values()):
-            args = {key: item for key, item in args.items() if item is not UNSET}
+        plain = {key: _ints_for_integral_floats(x) for key, x in args.items() if x is not UNSET}
         try:
             return self.model.model_validate(
-                args, strict=True, extra="forbid", context={_CONTEXT_KEY: ctx}
+                plain, strict=True, extra="forbid", context={_CONTEXT_KEY: ctx}
             )
         except pydantic.ValidationError as exc:
             raise convert_pydantic_error(exc, ArgumentValidationError) from None
 
     def __repr__(self) -> str:
         return f"ModelArgs({self.model.__qualname__})"
+
+
+def _ints_for_integral_floats(value: Any) -> Any:
+    # Clients send every number as a float64, so JSON `2` arrives as 2.0, and a
+    # strict `int` field would refuse it. A plain int is a float64 too in
+    # reactor's mapping, so this changes the spelling, not the Convex type;
+    # "2" and 2.5 are still refused. -0.0 keeps its sign.
+    if type(value) is float:
+        negative_zero = value == 0.0 and math.copysign(1.0, value) < 0
+        if value.is_integer() and abs(value) <= 2**53 and not negative_zero:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {key: _ints_for_integral_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_ints_for_integral_floats(item) for item in value]
+    return value
 
 
 class _Unsupported(Exception):

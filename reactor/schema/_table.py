@@ -7,50 +7,24 @@ so every error names both the table and the index.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Self
 
 from reactor.errors import SchemaError, ValidationError
 from reactor.schema._base import (
     ValidationContext,
     Validator,
-    is_identifier,
-    name_of,
-    run_validator,
+    _Mismatch,
     show,
 )
-from reactor.schema._compound import ObjectValidator, UnionValidator
+from reactor.schema._compound import ObjectValidator, UnionValidator, check_document
+from reactor.schema._indexes import (
+    SYSTEM_FIELDS,
+    SearchIndex,
+    VectorIndex,
+    check_index_rules,
+    field_list,
+)
 from reactor.schema._scalars import AnyValidator
-
-SYSTEM_FIELDS = frozenset({"_id", "_creationTime"})
-RESERVED_INDEX_NAMES = frozenset({"by_id", "by_creation_time"})
-MAX_INDEXES = 32
-MAX_INDEX_FIELDS = 15  # 16 counting the implicit _creationTime
-MAX_SEARCH_INDEXES = 4
-MAX_VECTOR_INDEXES = 4
-MAX_FILTER_FIELDS = 16
-VECTOR_DIMENSIONS = range(2, 4097)
-
-
-@dataclass(frozen=True)
-class SearchIndex:
-    """A full-text index: stored now, served later (API.md marks it *(later)*)."""
-
-    name: str
-    search_field: str
-    filter_fields: tuple[str, ...]
-    staged: bool = False
-
-
-@dataclass(frozen=True)
-class VectorIndex:
-    """A vector index: stored now, served later."""
-
-    name: str
-    vector_field: str
-    dimensions: int
-    filter_fields: tuple[str, ...]
-    staged: bool = False
 
 
 def _document_validator(spec: object) -> Validator:
@@ -112,7 +86,7 @@ class TableDefinition:
                 )
             staged = bool(fields.get("staged", False))
             fields = fields["fields"]
-        self._indexes.append((name, _field_list(name, fields, "fields"), staged))
+        self._indexes.append((name, field_list(name, fields, "fields"), staged))
         return self
 
     def search_index(
@@ -124,7 +98,7 @@ class TableDefinition:
         staged: bool = False,
     ) -> Self:
         """Add a full-text search index over ``search_field``."""
-        filters = _field_list(name, filter_fields, "filter_fields")
+        filters = field_list(name, filter_fields, "filter_fields")
         self._search.append(SearchIndex(name, search_field, filters, staged))
         return self
 
@@ -138,7 +112,7 @@ class TableDefinition:
         staged: bool = False,
     ) -> Self:
         """Add a vector index over ``vector_field`` (arrays of ``dimensions`` floats)."""
-        filters = _field_list(name, filter_fields, "filter_fields")
+        filters = field_list(name, filter_fields, "filter_fields")
         self._vector.append(VectorIndex(name, vector_field, dimensions, filters, staged))
         return self
 
@@ -170,59 +144,17 @@ class TableDefinition:
         the validator does not declare is an error.
         """
         validator = self.validator
-        if isinstance(validator, AnyValidator):
-            if not isinstance(doc, dict):
-                raise ValidationError(f"A document must be an object, got {show(doc)}")
-            return
-        if isinstance(doc, dict) and ("_id" in doc or "_creationTime" in doc):
-            doc = {key: item for key, item in doc.items() if key not in SYSTEM_FIELDS}
-        run_validator(validator, doc, ctx, "", ValidationError)
+        if isinstance(validator, ObjectValidator | UnionValidator):
+            try:
+                check_document(validator, doc, ctx, SYSTEM_FIELDS)
+            except _Mismatch as mismatch:
+                raise ValidationError(mismatch.message, mismatch.path()) from None
+        elif not isinstance(doc, dict):
+            raise ValidationError(f"A document must be an object, got {show(doc)}")
 
     def check_rules(self, table_name: str) -> None:
         """Enforce the index rules; ``define_schema`` calls this with the table's name."""
-        prefix = f'Table "{table_name}"'
-        names: set[str] = set()
-        declared = [i[0] for i in self._indexes] + [i.name for i in self._search]
-        for name in declared + [i.name for i in self._vector]:
-            _check_index_name(prefix, name)
-            if name in names:
-                raise SchemaError(f'{prefix}: index "{name}" is defined more than once')
-            names.add(name)
-        if len(names) > MAX_INDEXES:
-            raise SchemaError(f"{prefix}: {len(names)} indexes, at most {MAX_INDEXES} allowed")
-        for kind, count, limit in (
-            ("search", len(self._search), MAX_SEARCH_INDEXES),
-            ("vector", len(self._vector), MAX_VECTOR_INDEXES),
-        ):
-            if count > limit:
-                raise SchemaError(f"{prefix}: {count} {kind} indexes, at most {limit} allowed")
-        seen_fields: dict[tuple[str, ...], str] = {}
-        for name, fields, _staged in self._indexes:
-            where = f'{prefix}, index "{name}"'
-            if not 1 <= len(fields) <= MAX_INDEX_FIELDS:
-                raise SchemaError(
-                    f"{where}: an index needs 1 to {MAX_INDEX_FIELDS} fields "
-                    f"(_creationTime is added implicitly), got {len(fields)}"
-                )
-            _check_fields(where, fields)
-            if fields in seen_fields:
-                raise SchemaError(
-                    f'{where}: same fields as index "{seen_fields[fields]}" {show(list(fields))}'
-                )
-            seen_fields[fields] = name
-        for search in self._search:
-            where = f'{prefix}, search index "{search.name}"'
-            _check_fields(where, (search.search_field, *search.filter_fields))
-            _check_filter_count(where, search.filter_fields)
-        for vector in self._vector:
-            where = f'{prefix}, vector index "{vector.name}"'
-            _check_fields(where, (vector.vector_field, *vector.filter_fields))
-            _check_filter_count(where, vector.filter_fields)
-            dims = vector.dimensions
-            if isinstance(dims, bool) or not isinstance(dims, int) or dims not in VECTOR_DIMENSIONS:
-                raise SchemaError(
-                    f"{where}: dimensions must be an int from 2 to 4096, got {dims!r}"
-                )
+        check_index_rules(table_name, self._indexes, self._search, self._vector)
 
     def to_json(self, table_name: str) -> dict[str, Any]:
         """The table in Convex's schema JSON (``TableDefinitionJson``)."""
@@ -276,43 +208,3 @@ def define_table(fields_or_validator: Mapping[str, Validator] | Validator) -> Ta
     """A table whose documents match a dict of validators (a strict ``v.object``),
     a ``v.object``, a ``v.union`` of ``v.object``, or ``v.any()`` (any object)."""
     return TableDefinition(_document_validator(fields_or_validator))
-
-
-def _field_list(index: str, fields: object, what: str) -> tuple[str, ...]:
-    # A bare string is a common slip (`.index("by_a", "a")`) that would
-    # otherwise become one field per character.
-    if isinstance(fields, str | bytes) or not isinstance(fields, Iterable):
-        raise SchemaError(f'Index "{index}": {what} must be a list of field paths, got {fields!r}')
-    return tuple(fields)
-
-
-def _check_index_name(prefix: str, name: object) -> None:
-    if not is_identifier(name) or not isinstance(name, str) or name.startswith("_"):
-        raise SchemaError(
-            f"{prefix}: index name {name_of(name)} is not valid: it must be an identifier "
-            "([A-Za-z_][A-Za-z0-9_]*) of at most 64 characters not starting with '_'"
-        )
-    if name in RESERVED_INDEX_NAMES:
-        raise SchemaError(f'{prefix}: index name "{name}" is reserved for a built-in index')
-
-
-def _check_fields(where: str, fields: Sequence[object]) -> None:
-    if len(set(fields)) != len(fields):
-        raise SchemaError(f"{where}: duplicate fields in {show(list(fields))}")
-    for path in fields:
-        if path in SYSTEM_FIELDS:
-            raise SchemaError(
-                f"{where}: {path} cannot be an index field; every index ends with "
-                "_creationTime and _id implicitly"
-            )
-        parts = path.split(".") if isinstance(path, str) else [None]
-        if not all(is_identifier(part) for part in parts) or str(path).startswith("_"):
-            raise SchemaError(
-                f"{where}: field {name_of(path)} is not a valid field path: dot-separated "
-                "identifiers, not starting with '_'"
-            )
-
-
-def _check_filter_count(where: str, filters: tuple[str, ...]) -> None:
-    if len(filters) > MAX_FILTER_FIELDS:
-        raise SchemaError(f"{where}: at most {MAX_FILTER_FIELDS} filter fields, got {len(filters)}")

@@ -73,9 +73,12 @@ class SqliteStore(Store):
         self.durability: Durability = durability
         self._lock_file = LockFile(self.path.with_name(self.path.name + ".lock"), self.path)
         self._write_lock = anyio.Lock()
+        # Its own thread token: a commit never queues behind other users of
+        # anyio's shared worker-thread pool (40 tokens by default).
+        self._thread = anyio.CapacityLimiter(1)
         self._writer: apsw.Connection | None = None
         self._readers = ReaderPool(self.path)
-        self._state: Literal["new", "open", "closed"] = "new"
+        self._state: Literal["new", "opening", "open", "closed"] = "new"
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
@@ -83,17 +86,28 @@ class SqliteStore(Store):
     async def open(self) -> StoreMetadata:
         if self._state != "new":
             raise StoreError(f"{self!r} was already opened; open a new SqliteStore instead")
-        self._lock_file.acquire()
+        self._state = "opening"
         try:
+            self._lock_file.acquire()
             async with self._write_lock:
-                self._writer, metadata = await anyio.to_thread.run_sync(self._connect_writer)
+                metadata = await anyio.to_thread.run_sync(
+                    self._connect_writer, limiter=self._thread
+                )
         except BaseException:
+            # Also on cancellation: the thread still finished, and may have
+            # connected, so close what it opened.
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.close()
             self._lock_file.release()
+            self._state = "new"
             raise
-        self._state = "open"
+        if self._state == "opening":  # not closed meanwhile
+            self._state = "open"
         return metadata
 
-    def _connect_writer(self) -> tuple[apsw.Connection, StoreMetadata]:
+    def _connect_writer(self) -> StoreMetadata:
+        """Connect, check or create the schema, load metadata; sets ``self._writer``."""
         conn = apsw.Connection(str(self.path))
         try:
             conn.set_busy_timeout(BUSY_TIMEOUT_MS)
@@ -106,10 +120,12 @@ class SqliteStore(Store):
                 # Only matters on macOS, where plain fsync does not reach the platter.
                 conn.pragma("fullfsync", True)
             create_schema_if_new(conn)
-            return conn, load_metadata(conn)
+            metadata = load_metadata(conn)
         except BaseException:
             conn.close()
             raise
+        self._writer = conn
+        return metadata
 
     async def close(self) -> None:
         if self._state == "closed":
@@ -124,7 +140,7 @@ class SqliteStore(Store):
                     if writer is not None:
                         # The last connection to close checkpoints the WAL into
                         # the database: file I/O, so off the event loop.
-                        await anyio.to_thread.run_sync(writer.close)
+                        await anyio.to_thread.run_sync(writer.close, limiter=self._thread)
                 finally:
                     self._lock_file.release()
 
@@ -210,10 +226,10 @@ class SqliteStore(Store):
                 raise StoreError(f"the store {self.path} is closed")
             # Not abandoned on cancellation: the lock stays held until the thread is
             # done with the writer, so the next write never overlaps this one.
-            return await anyio.to_thread.run_sync(fn, writer)
+            return await anyio.to_thread.run_sync(fn, writer, limiter=self._thread)
 
     def _check_open(self) -> None:
-        if self._state == "new":
+        if self._state in ("new", "opening"):
             raise StoreError(f"the store {self.path} is not open: await store.open() first")
         if self._state == "closed":
             raise StoreError(f"the store {self.path} is closed")

@@ -22,12 +22,12 @@ from reactor.values._json import (
     u64_to_b64,
 )
 from reactor.values._keys import (
-    decode_key,
     encode_key,
     encode_key_value,
     key_successor,
     prefix_successor,
 )
+from reactor.values._keys_decode import decode_key
 from reactor.values._limits import (
     MAX_ARRAY_LENGTH,
     MAX_DOCUMENT_SIZE,
@@ -38,6 +38,7 @@ from reactor.values._limits import (
 from reactor.values._normalize import normalize
 from reactor.values._order import compare_values, values_equal
 from reactor.values._size import value_size
+from reactor.values._stored import decode_stored, encode_stored
 
 __all__ = [
     "INT64_MAX",
@@ -56,9 +57,11 @@ __all__ = [
     "convex_to_json",
     "decode_id",
     "decode_key",
+    "decode_stored",
     "dumps",
     "encode_key",
     "encode_key_value",
+    "encode_stored",
     "json_to_convex",
     "key_successor",
     "loads",

@@ -64,7 +64,8 @@ def json_to_convex(obj: Any) -> Any:
 def dumps(value: Any) -> bytes:
     """Wire JSON bytes of a Convex value: sorted keys, floats always as floats."""
     try:
-        return orjson.dumps(convex_to_json(value), option=orjson.OPT_SORT_KEYS)
+        # convex_to_json already builds objects in key order; orjson keeps it.
+        return orjson.dumps(convex_to_json(value))
     except orjson.JSONEncodeError as error:
         # Lone surrogates in strings are what gets this far.
         raise InvalidValueError(f"value cannot be encoded as JSON: {error}") from None

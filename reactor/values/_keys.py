@@ -9,17 +9,21 @@ which is what lets a tuple of values be the plain concatenation of theirs.
 - int64 ``0x08``: 8 bytes big-endian with the sign bit flipped.
 - float64 ``0x0D``: 8 bytes big-endian of the IEEE total-order transform.
 - string ``0x10`` (UTF-8) and bytes ``0x11``: ``0x00`` escaped as ``0x00 0xFF``,
-  then a ``0x00`` terminator.
+  then the terminator ``0x00 0x01``.
 - array ``0x12``: element encodings, then ``0x00``.
 - object ``0x15``: per field sorted by key, the key escaped and terminated as
   a string but untagged, then the value's encoding; then ``0x00``.
 
 The tags are the reference backend's (``crates/value/src/sorting.rs``) but
-int64 always takes 8 bytes: these keys never leave this server.
-``0x00`` sorts below every tag and below every object key's first byte (keys
-are non-empty and never start with NUL), which makes shorter arrays and
-objects sort first. ``0xFF`` is never a tag nor a UTF-8 byte, so ``0x00 0xFF``
-is always an escape.
+int64 always takes 8 bytes and strings end in ``0x00 0x01``, not ``0x00``:
+these keys never leave this server. With a bare ``0x00`` terminator, ``b""``
+(``11 00``) would be a proper prefix of ``b"\x00"`` (``11 00 FF 00``), so the
+prefix range of the tuple ``(b"",)`` would also hold ``(b"\x00",)``. With
+``0x00 0x01`` a ``0x00`` inside a string or bytes payload is always followed
+by ``0xFF`` or ``0x01``, and ``0x01 < 0xFF`` keeps shorter strings first.
+The array and object terminator ``0x00`` sorts below every tag and below
+every object key's first byte (keys are non-empty and never start with NUL),
+which makes shorter arrays and objects sort first.
 """
 
 from __future__ import annotations
@@ -49,27 +53,28 @@ from reactor.values._kinds import (
     unset_in_array,
 )
 from reactor.values._limits import MAX_VALUE_NESTING
-from reactor.values._order import float_from_order_key, float_order_key
+from reactor.values._order import float_order_key
 from reactor.values._paths import PathError
 
-_MISSING: Final = 0x01
-_NULL: Final = 0x03
-_INT64: Final = 0x08
-_FLOAT64: Final = 0x0D
-_FALSE: Final = 0x0E
-_TRUE: Final = 0x0F
-_STRING: Final = 0x10
-_BYTES: Final = 0x11
-_ARRAY: Final = 0x12
-_OBJECT: Final = 0x15
-_END: Final = 0x00
-_ESCAPE: Final = 0xFF
+TAG_MISSING: Final = 0x01
+TAG_NULL: Final = 0x03
+TAG_INT64: Final = 0x08
+TAG_FLOAT64: Final = 0x0D
+TAG_FALSE: Final = 0x0E
+TAG_TRUE: Final = 0x0F
+TAG_STRING: Final = 0x10
+TAG_BYTES: Final = 0x11
+TAG_ARRAY: Final = 0x12
+TAG_OBJECT: Final = 0x15
+END: Final = 0x00
+ESCAPE: Final = 0xFF
 
 _TAGGED_U64: Final = struct.Struct(">BQ")
-_U64: Final = struct.Struct(">Q")
-_INT64_BIAS: Final = 1 << 63
-_NUL: Final = b"\x00"
+INT64_BIAS: Final = 1 << 63
+STRING_END: Final = 0x01
+NUL: Final = b"\x00"
 _ESCAPED_NUL: Final = b"\x00\xff"
+_TERMINATOR: Final = b"\x00\x01"
 
 
 def encode_key_value(value: Any) -> bytes:
@@ -94,24 +99,6 @@ def encode_key(values: Sequence[Any]) -> bytes:
     return bytes(out)
 
 
-def decode_key(data: bytes) -> list[Any]:
-    """The values ``encode_key`` was given; refuses anything it could not have produced."""
-    data = bytes(data)
-    values: list[Any] = []
-    pos = 0
-    try:
-        while pos < len(data):
-            if data[pos] == _MISSING:
-                values.append(UNSET)
-                pos += 1
-            else:
-                value, pos = _read(data, pos, 0)
-                values.append(value)
-    except PathError as error:
-        raise InvalidValueError(f"invalid index key: {error.message}") from None
-    return values
-
-
 def prefix_successor(prefix: bytes) -> bytes | None:
     """The smallest byte string above every string that starts with ``prefix``.
 
@@ -126,22 +113,22 @@ def prefix_successor(prefix: bytes) -> bytes | None:
 
 def key_successor(key: bytes) -> bytes:
     """The smallest byte string above ``key``."""
-    return key + _NUL
+    return key + NUL
 
 
 def _encode_str(value: str) -> bytes:
     try:
-        return b"\x10" + value.encode("utf-8").replace(_NUL, _ESCAPED_NUL) + _NUL
+        return b"\x10" + value.encode("utf-8").replace(NUL, _ESCAPED_NUL) + _TERMINATOR
     except UnicodeEncodeError:
         raise InvalidValueError("string is not valid Unicode (it has a lone surrogate)") from None
 
 
 def _encode_float(value: float) -> bytes:
-    return _TAGGED_U64.pack(_FLOAT64, float_order_key(value))
+    return _TAGGED_U64.pack(TAG_FLOAT64, float_order_key(value))
 
 
 def _encode_int64(value: Int64) -> bytes:
-    return _TAGGED_U64.pack(_INT64, int.__add__(value, _INT64_BIAS))
+    return _TAGGED_U64.pack(TAG_INT64, int.__add__(value, INT64_BIAS))
 
 
 def _encode_bool(value: bool) -> bytes:
@@ -166,7 +153,7 @@ _SCALAR_ENCODERS: Final[dict[type, Callable[[Any], bytes]]] = {
 def _write_top(out: bytearray, value: Any) -> None:
     try:
         if value is UNSET:
-            out.append(_MISSING)
+            out.append(TAG_MISSING)
         else:
             _write(out, value, 0)
     except PathError as error:
@@ -176,23 +163,23 @@ def _write_top(out: bytearray, value: Any) -> None:
 def _write(out: bytearray, value: Any, depth: int) -> None:
     kind = kind_of(value)
     if kind == STRING:
-        out.append(_STRING)
-        out += _utf8(value).replace(_NUL, _ESCAPED_NUL)
-        out.append(_END)
+        out.append(TAG_STRING)
+        out += _utf8(value).replace(NUL, _ESCAPED_NUL)
+        out += _TERMINATOR
     elif kind == FLOAT64:
-        out += _TAGGED_U64.pack(_FLOAT64, float_order_key(value))
+        out += _TAGGED_U64.pack(TAG_FLOAT64, float_order_key(value))
     elif kind == INT64:
-        out += _TAGGED_U64.pack(_INT64, int.__add__(value, _INT64_BIAS))
+        out += _TAGGED_U64.pack(TAG_INT64, int.__add__(value, INT64_BIAS))
     elif kind == BOOLEAN:
-        out.append(_TRUE if value else _FALSE)
+        out.append(TAG_TRUE if value else TAG_FALSE)
     elif kind == NULL:
-        out.append(_NULL)
+        out.append(TAG_NULL)
     elif kind == PLAIN_INT:
-        out += _TAGGED_U64.pack(_FLOAT64, float_order_key(as_float(value)))
+        out += _TAGGED_U64.pack(TAG_FLOAT64, float_order_key(as_float(value)))
     elif kind == BYTES:
-        out.append(_BYTES)
-        out += value.replace(_NUL, _ESCAPED_NUL)
-        out.append(_END)
+        out.append(TAG_BYTES)
+        out += value.replace(NUL, _ESCAPED_NUL)
+        out += _TERMINATOR
     elif kind in (ARRAY, OBJECT):
         if depth >= MAX_VALUE_NESTING:
             raise too_nested(MAX_VALUE_NESTING)
@@ -207,7 +194,7 @@ def _write(out: bytearray, value: Any, depth: int) -> None:
 
 
 def _write_array(out: bytearray, items: list[Any], depth: int) -> None:
-    out.append(_ARRAY)
+    out.append(TAG_ARRAY)
     index = 0
     try:
         for index, item in enumerate(items):  # noqa: B007 - read in the handler
@@ -215,11 +202,11 @@ def _write_array(out: bytearray, items: list[Any], depth: int) -> None:
     except PathError as error:
         error.add_index(index)
         raise
-    out.append(_END)
+    out.append(END)
 
 
 def _write_object(out: bytearray, fields: dict[Any, Any], depth: int) -> None:
-    out.append(_OBJECT)
+    out.append(TAG_OBJECT)
     for key in fields:
         try:
             if not object_key(key) or key[0] == "\x00":
@@ -233,13 +220,13 @@ def _write_object(out: bytearray, fields: dict[Any, Any], depth: int) -> None:
         if item is UNSET:
             continue
         try:
-            out += _utf8(key).replace(_NUL, _ESCAPED_NUL)
-            out.append(_END)
+            out += _utf8(key).replace(NUL, _ESCAPED_NUL)
+            out += _TERMINATOR
             _write(out, item, depth)
         except PathError as error:
             error.add_key(key)
             raise
-    out.append(_END)
+    out.append(END)
 
 
 def _utf8(text: str) -> bytes:
@@ -247,86 +234,3 @@ def _utf8(text: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise PathError("string is not valid Unicode (it has a lone surrogate)") from None
-
-
-def _read(data: bytes, pos: int, depth: int) -> tuple[Any, int]:
-    tag = data[pos]
-    pos += 1
-    if tag == _STRING:
-        raw, pos = _read_escaped(data, pos)
-        return _text(raw), pos
-    if tag in (_FLOAT64, _INT64):
-        if pos + 8 > len(data):
-            raise PathError("truncated number")
-        bits: int = _U64.unpack_from(data, pos)[0]
-        if tag == _FLOAT64:
-            return float_from_order_key(bits), pos + 8
-        return Int64(bits - _INT64_BIAS), pos + 8
-    if tag == _NULL:
-        return None, pos
-    if tag in (_FALSE, _TRUE):
-        return tag == _TRUE, pos
-    if tag == _BYTES:
-        return _read_escaped(data, pos)
-    if tag in (_ARRAY, _OBJECT):
-        if depth >= MAX_VALUE_NESTING:
-            raise too_nested(MAX_VALUE_NESTING)
-        if tag == _ARRAY:
-            return _read_array(data, pos, depth + 1)
-        return _read_object(data, pos, depth + 1)
-    if tag == _MISSING:
-        raise unset_in_array()
-    raise PathError(f"unknown tag 0x{tag:02x} at byte {pos - 1}")
-
-
-def _read_array(data: bytes, pos: int, depth: int) -> tuple[list[Any], int]:
-    items: list[Any] = []
-    while True:
-        if pos >= len(data):
-            raise PathError("truncated array")
-        if data[pos] == _END:
-            return items, pos + 1
-        item, pos = _read(data, pos, depth)
-        items.append(item)
-
-
-def _read_object(data: bytes, pos: int, depth: int) -> tuple[dict[str, Any], int]:
-    fields: dict[str, Any] = {}
-    previous: bytes | None = None
-    while True:
-        if pos >= len(data):
-            raise PathError("truncated object")
-        if data[pos] == _END:
-            return fields, pos + 1
-        raw, pos = _read_escaped(data, pos)
-        if previous is not None and raw <= previous:
-            raise PathError("object keys out of order")
-        previous = raw
-        if pos >= len(data):
-            raise PathError("truncated object")
-        key = _text(raw)
-        fields[key], pos = _read(data, pos, depth)
-
-
-def _read_escaped(data: bytes, pos: int) -> tuple[bytes, int]:
-    end = data.find(_NUL, pos)
-    if end < 0:
-        raise PathError("unterminated string or bytes")
-    if end + 1 >= len(data) or data[end + 1] != _ESCAPE:
-        return data[pos:end], end + 1
-    chunks: list[bytes] = []
-    while end >= 0 and end + 1 < len(data) and data[end + 1] == _ESCAPE:
-        chunks.append(data[pos : end + 1])
-        pos = end + 2
-        end = data.find(_NUL, pos)
-    if end < 0:
-        raise PathError("unterminated string or bytes")
-    chunks.append(data[pos:end])
-    return b"".join(chunks), end + 1
-
-
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PathError("string is not valid UTF-8") from None

@@ -50,3 +50,13 @@ async def test_phantom_insert_is_detected(core: ReactorTest) -> None:
     await asyncio.gather(*(core.run(insert_if_absent) for _ in range(20)))
     rows = await core.run(lambda ctx: ctx.db.query("kv").collect())
     assert len(rows) == 1
+
+
+async def test_concurrent_commits_share_group_commits(core: ReactorTest) -> None:
+    await asyncio.gather(
+        *(core.mutation("messages:send", {"channel": "c", "body": str(i)}) for i in range(64))
+    )
+    engine = await core.engine()
+    # 64 durable commits did not take 64 separate store writes.
+    assert engine.committer.commits >= 64
+    assert engine.committer.batches < engine.committer.commits

@@ -166,3 +166,15 @@ def test_returns_accepts_a_dict_of_validators() -> None:
     assert caught.value.path == ".id"
     with pytest.raises(SchemaError):
         returns_validator_from("v.string()")
+
+
+def test_integral_floats_from_clients_fit_int_fields() -> None:
+    # Every client number is a float64: JSON `2` decodes to 2.0.
+    order = args_validator_from(Order).validate_args(
+        {"items": [{"sku": "a", "qty": 2.0}], "ratio": -0.0}
+    )
+    assert order.items[0].qty == 2
+    assert type(order.items[0].qty) is int
+    assert str(order.ratio) == "-0.0"
+    with pytest.raises(ArgumentValidationError):
+        args_validator_from(Order).validate_args({"items": [{"sku": "a", "qty": 2.5}]})

@@ -42,9 +42,7 @@ def test_the_api_md_example() -> None:
     table = schema.tables["messages"]
     assert table.indexes == {"by_channel": ("channel",), "by_channel_likes": ("channel", "likes")}
     assert list(table.indexes) == ["by_channel", "by_channel_likes"]
-    assert table.search_indexes == {
-        "search_body": SearchIndex("search_body", "body", ("channel",))
-    }
+    assert table.search_indexes == {"search_body": SearchIndex("search_body", "body", ("channel",))}
     assert table.vector_indexes == {
         "by_embedding": VectorIndex("by_embedding", "embedding", 8, ("channel",))
     }
@@ -62,7 +60,9 @@ def test_staged_indexes_are_kept_apart() -> None:
 
 
 def test_dotted_paths_are_allowed() -> None:
-    table = define_table({"author": v.object({"name": v.string()})}).index("by_name", ["author.name"])
+    table = define_table({"author": v.object({"name": v.string()})}).index(
+        "by_name", ["author.name"]
+    )
     define_schema({"posts": table})
     assert table.indexes["by_name"] == ("author.name",)
 
@@ -104,7 +104,9 @@ def add(table: TableDefinition, count: int, kind: str = "db") -> TableDefinition
         (lambda t: t.vector_index("e", vector_field="e", dimensions=4097), "dimensions"),
         (lambda t: t.vector_index("e", vector_field="e", dimensions=True), "dimensions"),
         (
-            lambda t: t.search_index("s", search_field="b", filter_fields=[f"f{i}" for i in range(17)]),
+            lambda t: t.search_index(
+                "s", search_field="b", filter_fields=[f"f{i}" for i in range(17)]
+            ),
             "at most 16 filter fields",
         ),
     ],

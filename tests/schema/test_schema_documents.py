@@ -69,3 +69,24 @@ def test_get_field_path() -> None:
     assert get_field_path(doc, "a.b") is UNSET
     assert get_field_path(doc, "n.b") is UNSET
     assert get_field_path(doc, "author.tags.0") is UNSET
+
+
+def test_union_tables_ignore_system_fields_too() -> None:
+    shapes = define_schema(
+        {
+            "shapes": define_table(
+                v.union(
+                    v.object({"kind": v.literal("circle"), "r": v.number()}),
+                    v.object({"kind": v.literal("square"), "side": v.number()}),
+                )
+            )
+        }
+    ).tables["shapes"]
+    shapes.validate_document({"_id": "s|1", "_creationTime": 2.0, "kind": "square", "side": 1})
+    with pytest.raises(ValidationError, match=r"does not match validator v\.union"):
+        shapes.validate_document({"_id": "s|1", "kind": "square", "r": 1})
+
+
+def test_a_document_must_be_an_object() -> None:
+    with pytest.raises(ValidationError, match=r"does not match validator v\.object"):
+        SCHEMA.tables["m"].validate_document("body")  # type: ignore[arg-type]

@@ -42,7 +42,9 @@ def test_record_entries_set_to_unset_are_absent() -> None:
     v.record(v.string(), v.number()).validate({"a": 1, "b": UNSET})
 
 
-@pytest.mark.parametrize("keys", [v.number(), v.any(), v.literal("a"), v.union(v.string(), v.null())])
+@pytest.mark.parametrize(
+    "keys", [v.number(), v.any(), v.literal("a"), v.union(v.string(), v.null())]
+)
 def test_record_keys_must_be_string_like(keys: object) -> None:
     with pytest.raises(SchemaError, match="keys must be"):
         v.record(keys, v.any())  # type: ignore[arg-type]
@@ -69,7 +71,9 @@ def test_union_failure_shows_the_whole_union() -> None:
     with pytest.raises(ValidationError) as caught:
         v.object({"x": either}).validate({"x": None})
     assert caught.value.path == ".x"
-    assert caught.value.detail == "Value None does not match validator v.union(v.string(), v.number())"
+    assert (
+        caught.value.detail == "Value None does not match validator v.union(v.string(), v.number())"
+    )
 
 
 def test_union_of_objects_reports_at_the_union() -> None:

@@ -210,6 +210,36 @@ async def test_a_second_store_on_the_same_file_is_refused(tmp_path: Path) -> Non
     await again.close()
 
 
+async def test_a_refused_open_can_be_retried(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    first = SqliteStore(path)
+    await first.open()
+    second = SqliteStore(path)
+    with pytest.raises(StoreLockedError):
+        await second.open()
+    await first.close()
+    await second.open()
+    await second.close()
+
+
+async def test_one_store_opened_twice_at_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a.db")
+    outcomes: list[str] = []
+
+    async def try_open() -> None:
+        try:
+            await store.open()
+            outcomes.append("opened")
+        except StoreError:
+            outcomes.append("refused")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(try_open)
+        tg.start_soon(try_open)
+    await store.close()
+    assert sorted(outcomes) == ["opened", "refused"]
+
+
 TRY_OPEN = """
 import asyncio, sys
 from reactor.storage import SqliteStore, StoreLockedError

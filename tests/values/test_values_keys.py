@@ -59,10 +59,11 @@ def test_known_encodings() -> None:
     assert encode_key_value(1) == encode_key_value(1.0)
     assert encode_key_value(False) == b"\x0e"
     assert encode_key_value(True) == b"\x0f"
-    assert encode_key_value("a\x00b") == b"\x10a\x00\xffb\x00"
-    assert encode_key_value(b"\x00") == b"\x11\x00\xff\x00"
-    assert encode_key_value([None, "a"]) == b"\x12\x03\x10a\x00\x00"
-    assert encode_key_value({"b": None, "a": True}) == b"\x15a\x00\x0fb\x00\x03\x00"
+    assert encode_key_value("") == b"\x10\x00\x01"
+    assert encode_key_value("a\x00b") == b"\x10a\x00\xffb\x00\x01"
+    assert encode_key_value(b"\x00") == b"\x11\x00\xff\x00\x01"
+    assert encode_key_value([None, "a"]) == b"\x12\x03\x10a\x00\x01\x00"
+    assert encode_key_value({"b": None, "a": True}) == b"\x15a\x00\x01\x0fb\x00\x01\x03\x00"
     assert encode_key_value({"a": UNSET}) == encode_key_value({})
 
 
@@ -88,6 +89,29 @@ def test_byte_order_is_value_order(a: Any, b: Any) -> None:
 def test_byte_order_is_value_order_for_near_values(a: Any, b: Any) -> None:
     ka, kb = encode_key_value(a), encode_key_value(b)
     assert _byte_cmp(ka, kb) == _sign(compare_values(a, b))
+
+
+# A bare 0x00 string terminator would make b"" (11 00) a prefix of b"\x00" (11 00 FF 00).
+PREFIX_TRAPS: list[tuple[Any, Any]] = [
+    (b"", b"\x00"),
+    ("", "\x00"),
+    ("a", "a\x00"),
+    (b"\x00", b"\x00\x00"),
+    ([b""], [b"\x00"]),
+    ({"a": ""}, {"a": "\x00"}),
+    ([], [None]),
+    ({}, {"a": None}),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), PREFIX_TRAPS)
+def test_prefix_traps(a: Any, b: Any) -> None:
+    ka, kb = encode_key_value(a), encode_key_value(b)
+    assert ka < kb
+    assert not kb.startswith(ka)
+    successor = prefix_successor(encode_key([a]))
+    assert successor is not None
+    assert not encode_key([a]) <= encode_key([b]) < successor
 
 
 @given(st.one_of(any_values, st.just(UNSET)), st.one_of(any_values, st.just(UNSET)))
@@ -143,14 +167,19 @@ def test_decode_types() -> None:
         b"\x08\x00",  # truncated int64
         b"\x0d" + bytes(7),  # truncated float64
         b"\x10abc",  # unterminated string
-        b"\x10\xff\x00",  # not UTF-8
+        b"\x10abc\x00",  # half a terminator
+        b"\x10abc\x00\x02",  # neither escape nor terminator
+        b"\x10\xff\x00\x01",  # not UTF-8
         b"\x11ab\x00\xff",  # escape without an end
+        b"\x11ab\x00\xff\x00",
+        b"\x11ab\x00\xff\x00\x03",
         b"\x12\x03",  # unterminated array
         b"\x12\x01\x00",  # missing inside an array
-        b"\x15a\x00",  # key without a value
-        b"\x15a\x00\x03",  # unterminated object
-        b"\x15b\x00\x03a\x00\x03\x00",  # keys out of order
-        b"\x15a\x00\x03a\x00\x03\x00",  # duplicate key
+        b"\x15a\x00\x01",  # key without a value
+        b"\x15a\x00\x01\x03",  # unterminated object
+        b"\x15b\x00\x01\x03a\x00\x01\x03\x00",  # keys out of order
+        b"\x15a\x00\x01\x03a\x00\x01\x03\x00",  # duplicate key
+        b"\x15\x00\xffa\x00\x01\x03\x00",  # a key starting with NUL
         b"\x12" * 100 + b"\x00" * 100,  # beyond any nesting a value may have
     ],
 )
