@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Any
 from reactor.engine._catalog import IndexDef
 from reactor.engine._cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
 from reactor.engine._filter import Expression, FilterBuilder, compile_filter
-from reactor.errors import InvalidQueryError
-from reactor.values import UNSET, encode_key, encode_key_value, key_successor, normalize, prefix_successor
+from reactor.errors import EvalError, InvalidQueryError
+from reactor.values import (
+    UNSET,
+    encode_key,
+    encode_key_value,
+    key_successor,
+    normalize,
+    prefix_successor,
+)
 
 if TYPE_CHECKING:
     from reactor.engine._transaction import Transaction
@@ -245,21 +252,23 @@ class Query:
             raise InvalidQueryError(
                 "MultiplePaginatedDatabaseQueries: a function may call paginate() once"
             )
-        self._pagination.used = True
         plan = self._plan()
         fingerprint = query_fingerprint(plan.index.full_name, plan.start, plan.end, plan.reverse)
         end_text = options.end_cursor or (
             self._pagination.pinned_end if self._pagination.top_level else None
         )
-        if options.cursor is not None:
-            cursor = decode_cursor(options.cursor, fingerprint)
+        # Cursors are checked before the one paginate() is used up, so a caller
+        # may catch InvalidCursorError and start again from the first page.
+        cursor = decode_cursor(options.cursor, fingerprint) if options.cursor else None
+        end_cursor = decode_cursor(end_text, fingerprint) if end_text else None
+        self._pagination.used = True
+        if cursor is not None:
             if cursor.key is None:
-                return _page([], True, options.cursor)
+                return _page([], True, options.cursor or "")
             if plan.reverse:
                 plan.end = cursor.key
             else:
                 plan.start = key_successor(cursor.key)
-        end_cursor = decode_cursor(end_text, fingerprint) if end_text else None
         if end_cursor is not None and end_cursor.key is not None:
             if plan.reverse:
                 plan.start = max(plan.start, end_cursor.key)
@@ -309,8 +318,6 @@ def _passes(filters: list[Expression], doc: dict[str, Any]) -> bool:
     for expression in filters:
         result = expression.evaluate(doc)
         if not isinstance(result, bool):
-            from reactor.errors import EvalError
-
             raise EvalError(
                 "a filter must evaluate to a boolean, got "
                 + ("a missing value" if result is UNSET else type(result).__name__)

@@ -221,8 +221,23 @@ class SubscriptionIndexMachine(RuleBasedStateMachine):
 
     @rule(written=writes)
     def stab(self, written: dict[str, list[bytes]]) -> None:
-        expected = {k for k, r in self.model.items() if r.conflicts_with(written) is not None}
-        assert self.subs.stab(written) == expected
+        assert self.subs.stab(written) == self.expected(written)
+
+    @rule()
+    def stab_at_every_endpoint(self) -> None:
+        # Off-by-one errors live at the ends: the first key in, the first key out.
+        for index in INDEXES:
+            probes: set[bytes] = set()
+            for read_set in self.model.values():
+                for interval in read_set.get(index, ()):
+                    probes.update((interval.start, interval.start + b"\x00"))
+                    if interval.end is not None:
+                        probes.update((interval.end, interval.end + b"\x00"))
+            for key in probes:
+                assert self.subs.stab({index: [key]}) == self.expected({index: [key]})
+
+    def expected(self, written: dict[str, list[bytes]]) -> set[int]:
+        return {k for k, r in self.model.items() if r.conflicts_with(written) is not None}
 
     @invariant()
     def consistent(self) -> None:
@@ -237,11 +252,19 @@ class SubscriptionIndexMachine(RuleBasedStateMachine):
 
 
 class TightSpanMachine(SubscriptionIndexMachine):
-    # Pushes ranges into the tree early and migrates them there on segment splits.
+    # Ranges overflow the segment map early and migrate to the tree on splits.
     span_limit = 2
 
 
+class TreeOnlyMachine(SubscriptionIndexMachine):
+    # Every range goes straight to the tree.
+    span_limit = 0
+
+
+run = settings(max_examples=150, stateful_step_count=50)
 TestSubscriptionIndex = SubscriptionIndexMachine.TestCase
-TestSubscriptionIndex.settings = settings(max_examples=200, stateful_step_count=60)
+TestSubscriptionIndex.settings = run
 TestTightSpan = TightSpanMachine.TestCase
-TestTightSpan.settings = settings(max_examples=200, stateful_step_count=60)
+TestTightSpan.settings = run
+TestTreeOnly = TreeOnlyMachine.TestCase
+TestTreeOnly.settings = run
