@@ -24,10 +24,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._raw_sqlite import raw_sqlite_commits  # noqa: E402
-from reactor.engine import Engine  # noqa: E402
-from reactor.functions import load_app  # noqa: E402
-from reactor.storage import SqliteStore  # noqa: E402
+from bench._raw_sqlite import raw_sqlite_commits
+from reactor.engine import Engine
+from reactor.functions import load_app
+from reactor.storage import SqliteStore
 
 APP = Path(__file__).parent / "apps" / "commits"
 

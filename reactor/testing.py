@@ -102,7 +102,9 @@ class ReactorTest:
 
     async def query(self, path: Any, args: Mapping[str, Any] | None = None) -> Any:
         engine = await self.engine()
-        result = await engine.run_query(path, args or {}, identity=self._identity, allow_internal=True)
+        result = await engine.run_query(
+            path, args or {}, identity=self._identity, allow_internal=True
+        )
         return result.unwrap()
 
     async def mutation(self, path: Any, args: Mapping[str, Any] | None = None) -> Any:

@@ -70,7 +70,9 @@ class SystemReader(_BaseReader):
 
     def normalize_id(self, table: str, value: Any) -> str | None:
         if not table.startswith("_"):
-            raise InvalidQueryError(f"ctx.db.system.normalize_id takes a system table, not {table!r}")
+            raise InvalidQueryError(
+                f"ctx.db.system.normalize_id takes a system table, not {table!r}"
+            )
         return self._normalize_id(table, value)
 
 

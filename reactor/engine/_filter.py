@@ -114,7 +114,9 @@ def _mod(a: Any, b: Any) -> Any:
 
 def _bool(value: Any, op: str) -> bool:
     if not isinstance(value, bool):
-        raise EvalError(f"{op} needs booleans, got {_kind(value) if value is not UNSET else 'a missing value'}")
+        raise EvalError(
+            f"{op} needs booleans, got {_kind(value) if value is not UNSET else 'a missing value'}"
+        )
     return value
 
 
@@ -182,9 +184,7 @@ class FilterBuilder:
 _BUILDER = FilterBuilder()
 
 
-def evaluate_filter(
-    predicate: Callable[[FilterBuilder], Any], doc: dict[str, Any]
-) -> bool:
+def evaluate_filter(predicate: Callable[[FilterBuilder], Any], doc: dict[str, Any]) -> bool:
     expression = _wrap(predicate(_BUILDER))
     result = expression.evaluate(doc)
     if not isinstance(result, bool):

@@ -54,8 +54,7 @@ class Usage:
         if self.index_ranges > self.limits.index_ranges:
             raise LimitExceededError(
                 "TooManyIndexRanges",
-                f"this function made more than {self.limits.index_ranges} "
-                "db.get / db.query calls",
+                f"this function made more than {self.limits.index_ranges} db.get / db.query calls",
             )
 
     def check_writes(self, documents: int, size: int) -> None:

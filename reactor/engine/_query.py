@@ -368,7 +368,9 @@ class _PageOptions:
         limits = []
         for name in ("maximumRowsRead", "maximumBytesRead"):
             raw = opts.get(name)
-            if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0):
+            if raw is not None and (
+                isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0
+            ):
                 raise InvalidQueryError(f"paginationOpts.{name} must be > 0, got {raw!r}")
             limits.append(int(raw) if raw is not None else None)
         return cls(int(num or 0), cursor, end_cursor, limits[0], limits[1])

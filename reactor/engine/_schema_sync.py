@@ -95,7 +95,8 @@ async def _backfill(engine: Engine, meta: IndexMeta) -> None:
             )
             if entries:
                 writes = tuple(
-                    IndexWrite(meta.name, index.key_for(decode_stored(e.value)), e.doc_id) for e in entries
+                    IndexWrite(meta.name, index.key_for(decode_stored(e.value)), e.doc_id)
+                    for e in entries
                 )
                 await engine.store.write([Commit(engine.committer.allocate_ts(), (), writes)])
             if len(entries) < _PAGE:

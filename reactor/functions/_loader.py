@@ -85,8 +85,7 @@ def _load_functions(app: App, package: str, functions_dir: Path) -> None:
     fpkg = importlib.import_module(fpkg_name)
     names = [fpkg_name]
     names += [
-        info.name
-        for info in pkgutil.walk_packages(list(fpkg.__path__), prefix=fpkg_name + ".")
+        info.name for info in pkgutil.walk_packages(list(fpkg.__path__), prefix=fpkg_name + ".")
     ]
     for name in sorted(names):
         module = importlib.import_module(name)

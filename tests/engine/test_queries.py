@@ -134,7 +134,7 @@ async def test_eq_order_is_free_and_system_fields_continue_the_index(core: React
 
 async def test_unknown_index_and_unknown_table(core: ReactorTest) -> None:
     """Q-08."""
-    with pytest.raises(InvalidQueryError, match="Index `ab.nope` not found"):
+    with pytest.raises(InvalidQueryError, match=r"Index `ab\.nope` not found"):
         await core.run(lambda ctx: ctx.db.query("ab").with_index("nope").collect())
     assert await core.run(lambda ctx: ctx.db.query("never_created").collect()) == []
 

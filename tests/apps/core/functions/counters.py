@@ -5,9 +5,11 @@ from reactor import mutation, query, v
 
 @mutation(args={"name": v.string()})
 async def increment(ctx, args):
-    row = await ctx.db.query("counters").with_index(
-        "by_name", lambda r: r.eq("name", args["name"])
-    ).unique()
+    row = (
+        await ctx.db.query("counters")
+        .with_index("by_name", lambda r: r.eq("name", args["name"]))
+        .unique()
+    )
     # Yield between the read and the write so concurrent calls interleave.
     await asyncio.sleep(0)
     if row is None:
@@ -19,7 +21,9 @@ async def increment(ctx, args):
 
 @query(args={"name": v.string()})
 async def get(ctx, args):
-    row = await ctx.db.query("counters").with_index(
-        "by_name", lambda r: r.eq("name", args["name"])
-    ).unique()
+    row = (
+        await ctx.db.query("counters")
+        .with_index("by_name", lambda r: r.eq("name", args["name"]))
+        .unique()
+    )
     return None if row is None else row["value"]

@@ -3,8 +3,10 @@ from reactor import pagination_opts_validator, query
 
 @query(args={"paginationOpts": pagination_opts_validator})
 async def ab_page(ctx, args):
-    return await ctx.db.query("ab").with_index("by_a_b", lambda r: r.eq("a", 1)).paginate(
-        args["paginationOpts"]
+    return (
+        await ctx.db.query("ab")
+        .with_index("by_a_b", lambda r: r.eq("a", 1))
+        .paginate(args["paginationOpts"])
     )
 
 

@@ -7,9 +7,11 @@ from reactor import mutation, query, v
 
 @mutation(args={"mine": v.string(), "other": v.string(), "by": v.string()})
 async def claim(ctx, args):
-    taken = await ctx.db.query("sides").with_index(
-        "by_side", lambda r: r.eq("side", args["mine"])
-    ).first()
+    taken = (
+        await ctx.db.query("sides")
+        .with_index("by_side", lambda r: r.eq("side", args["mine"]))
+        .first()
+    )
     await asyncio.sleep(0)
     if taken is None:
         await ctx.db.insert("sides", {"side": args["other"], "by": args["by"]})
