@@ -3,7 +3,8 @@
 Each caller repeatedly reads one counter row by primary key, then submits one
 small insert (a document row plus its two index entries, by_id and
 by_creation_time: the rows reactor writes for a small mutation) and waits
-until it is durable. A single writer task takes everything queued so far and commits it as one transaction in a worker thread
+until it is durable. A single writer task takes everything queued so far and
+commits it as one transaction in a worker thread
 (group commit, as reactor's committer does), with WAL and ``synchronous=FULL``.
 Whatever reactor adds on top of this (functions, OCC, encoding) is its overhead.
 """
