@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reactor.engine._database import DatabaseReader, DatabaseWriter
+from reactor.engine._env import Env
 from reactor.engine._query import PaginationState
 from reactor.errors import LimitExceededError
 
@@ -82,6 +83,7 @@ class QueryCtx(_Ctx):
         self._tx = tx
         self._pagination = pagination or PaginationState()
         self.db: DatabaseReader = DatabaseReader(tx, self._pagination)
+        self.env = Env(engine, tx, self._pagination)
 
     def _seed(self) -> int:
         return self._tx.rng.getrandbits(64)
@@ -138,6 +140,7 @@ class ActionCtx(_Ctx):
     def __init__(self, engine: Engine, auth: Auth, *, depth: int = 0, now: float) -> None:
         super().__init__(engine, auth, depth, now)
         self.scheduler = engine.make_scheduler(None, self)
+        self.env = Env(engine, None)
 
     async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         result = await self._engine.run_query(

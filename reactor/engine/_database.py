@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from reactor.engine._engine import Engine
     from reactor.engine._transaction import Transaction
 
-__all__ = ["DatabaseReader", "DatabaseWriter", "SystemReader"]
+__all__ = ["DatabaseReader", "DatabaseWriter", "SystemReader", "SystemWriter"]
 
 _SYSTEM_FIELDS = ("_id", "_creationTime")
 
@@ -186,6 +186,29 @@ class SystemWriter(DatabaseWriter):
 
     async def insert(self, table: str, value: dict[str, Any]) -> str:
         return await self._insert(table, value)
+
+    def query(self, table: str) -> Query:
+        return Query(self._tx, table, self._pagination)
+
+    async def patch_system(self, doc_id: str, fields: dict[str, Any]) -> None:
+        table = self._table_of(doc_id, system=True)
+        current = await self._tx.get(table, doc_id) if table is not None else None
+        if table is None or current is None:
+            raise DocumentError(f"Update on nonexistent document ID {doc_id}")
+        updated = dict(current)
+        for key, value in fields.items():
+            if value is UNSET:
+                updated.pop(key, None)
+            else:
+                updated[key] = normalize(value)
+        check_document(updated)
+        await self._tx.put(table, doc_id, updated)
+
+    async def delete_system(self, doc_id: str) -> None:
+        table = self._table_of(doc_id, system=True)
+        if table is None or await self._tx.get(table, doc_id) is None:
+            raise DocumentError(f"Delete on nonexistent document ID {doc_id}")
+        await self._tx.put(table, doc_id, None)
 
     def _table_of(self, doc_id: Any, *, system: bool) -> str | None:
         return super()._table_of(doc_id, system=True)

@@ -20,6 +20,10 @@ from typing import Any
 from reactor.engine._catalog import SYSTEM_TABLES, Catalog
 from reactor.engine._committer import Committer
 from reactor.engine._context import ActionCtx, Auth, MutationCtx, QueryCtx
+from reactor.engine._database import SystemWriter
+from reactor.engine._env import MAX_VARIABLES as MAX_ENV_VARIABLES
+from reactor.engine._env import TABLE as ENV_TABLE
+from reactor.engine._env import check_env_name, check_env_value, read_env
 from reactor.engine._limits import TransactionLimits, Usage
 from reactor.engine._logs import capture_logs
 from reactor.engine._query import PaginationState, Query
@@ -133,6 +137,48 @@ class Engine:
             number = self.catalog.next_table_number()
             await self.store.create_table(name, number)
             self.catalog.add_table(name, number)
+
+    # -- environment variables -------------------------------------------------
+
+    async def get_env(self, name: str) -> str | None:
+        """A variable's value at the latest snapshot (for actions and tooling)."""
+        tx = await self._transaction(Usage(self.limits))
+        try:
+            return await read_env(tx, PaginationState(), check_env_name(name))
+        finally:
+            await self._close(tx)
+
+    async def list_env(self) -> dict[str, str]:
+        async def body(ctx: MutationCtx) -> dict[str, str]:
+            rows = await ctx.db.system.query(ENV_TABLE).collect()
+            return {row["name"]: row["value"] for row in rows}
+
+        result: dict[str, str] = (await self.run_in_transaction(body)).unwrap()
+        return result
+
+    async def set_env(self, name: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) a variable, in a transaction of its own."""
+        check_env_name(name)
+        if value is not None:
+            check_env_value(value)
+
+        async def body(ctx: MutationCtx) -> None:
+            writer = SystemWriter(ctx._tx, PaginationState(), self)
+            row = await (
+                writer.query(ENV_TABLE).with_index("by_name", lambda r: r.eq("name", name)).unique()
+            )
+            if value is None:
+                if row is not None:
+                    await writer.delete_system(row["_id"])
+                return
+            if row is not None:
+                await writer.patch_system(row["_id"], {"value": value})
+                return
+            if len(await writer.query(ENV_TABLE).take(MAX_ENV_VARIABLES)) >= MAX_ENV_VARIABLES:
+                raise ReactorError(f"at most {MAX_ENV_VARIABLES} environment variables")
+            await writer.insert(ENV_TABLE, {"name": name, "value": value})
+
+        (await self.run_in_transaction(body)).unwrap()
 
     def make_scheduler(self, tx: Transaction | None, ctx: Any) -> Any:
         return None if self.scheduler_factory is None else self.scheduler_factory(tx, ctx)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from reactor.sync._codec import encode_server_message, encode_transition_frame
 from reactor.sync._messages import (
@@ -159,7 +158,7 @@ class SyncSession:
         if self._done:
             return
         if self._auth_pending:
-            raise RuntimeError("answer CheckAuth (auth_succeeded/auth_failed) before the next message")
+            raise RuntimeError("answer CheckAuth (auth_succeeded or auth_failed) first")
         if isinstance(msg, Connect):
             self._connect(msg, now_ms, latest_ts)
         elif not self._connected:
@@ -229,7 +228,7 @@ class SyncSession:
         for m in msg.modifications:
             if isinstance(m, QueryAdd):
                 if m.query_id in present:
-                    self.protocol_error(f"DuplicateQueryId: query {m.query_id} is already subscribed")
+                    self.protocol_error(f"DuplicateQueryId: query {m.query_id} is subscribed")
                     return
                 present.add(m.query_id)
             elif m.query_id in present:
@@ -412,9 +411,7 @@ class SyncSession:
             self._commands.extend(Unsubscribe(token) for token in step.apply(self._view))
         plan.commit()
         end = StateVersion(end.query_set, end.identity, ts)
-        frame = encode_transition_frame(
-            self._sent, end, plan.fragments, self._clock_skew, wall_ns
-        )
+        frame = encode_transition_frame(self._sent, end, plan.fragments, self._clock_skew, wall_ns)
         self._sent = end
         if due:
             self._transition_due = False
@@ -422,7 +419,3 @@ class SyncSession:
 
     def __repr__(self) -> str:
         return f"SyncSession({self.session_id!r}, sent={self._sent}, queries={len(self._latest)})"
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass
