@@ -6,14 +6,18 @@ them, in O(log n + matches) per written key, never O(subscriptions).
 
 Per index, an interval lives in one of three tiers, by shape:
 
-* a point (``db.get``, by far the most common read) sits in a dict;
+* a point (``db.get``, by far the most common read) sits in a dict:
+  O(1) to stab, add or remove;
 * a range over few elementary segments sits in a segment map: the sorted
   distinct endpoints cut the key space into segments, each holding the
-  ranges that cover it, so a stab is one bisect;
+  ranges that cover it, so a stab is one bisect, O(log n + matches); adding
+  or removing a range is a bisect plus a list insert or delete (a memmove,
+  O(n) but fast) plus O(span_limit) set updates;
 * a range that would cover more than ``span_limit`` segments (nested or
   unbounded ranges, where copying into every segment would cost
   O(subscriptions) per insert) sits in a treap ordered by (start, end) and
-  annotated with the greatest end of each subtree, like Convex's IntervalMap.
+  annotated with the greatest end of each subtree, like Convex's IntervalMap:
+  O(log n) expected to add or remove, O((1 + matches) log n) to stab.
 
 Identical intervals share one entry holding all their subscribers, so a
 thousand clients on the same query cost one range, not a thousand.

@@ -11,25 +11,39 @@ Reads happen on a ``Snapshot``: a consistent view of everything committed up to
 its ``ts``. Writes happen through ``Store.write``, atomically and durably, one
 batch of commits at a time (group commit), only ever from the process's single
 committer.
+
+Optional capabilities, for stores that several processes share (``Store.shared``
+is True; the MongoDB store): ``write_checked`` validates read sets against the
+commits of every process inside the store and assigns timestamps there;
+``feed`` yields every commit, from every process, in a dense sequence order;
+``prune_commits`` bounds how far back that feed (and validation) reaches.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
+
+from reactor.storage._errors import StoreError
 
 __all__ = [
+    "CheckedCommit",
     "Commit",
     "DocumentWrite",
+    "FeedEntry",
+    "FeedGapError",
     "IndexEntry",
     "IndexMeta",
     "IndexName",
     "IndexWrite",
+    "ReadSetLike",
     "Snapshot",
+    "SnapshotExpiredError",
     "Store",
     "StoreMetadata",
+    "WrittenKeys",
 ]
 
 IndexName = str
@@ -94,10 +108,59 @@ class StoreMetadata:
     """Highest timestamp ever committed (or reserved), persisted across restarts."""
 
 
+WrittenKeys = Mapping[IndexName, Sequence[bytes]]
+"""Per index, the keys a commit wrote (old and new keys of every written document)."""
+
+
+class ReadSetLike(Protocol):
+    """What ``write_checked`` needs of a read set (the engine's ``ReadSet`` is one)."""
+
+    def conflicts_with(self, written: WrittenKeys) -> str | None:
+        """The first index where one of ``written`` lies in what was read, or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCommit:
+    """A commit for ``Store.write_checked``: validated, then built at the ts the store picks."""
+
+    snapshot_ts: int
+    """The ts of the snapshot the transaction read."""
+    read_set: ReadSetLike
+    written: WrittenKeys
+    """Every key the commit writes, per index (what later read sets are checked against)."""
+    build: Callable[[int], Commit]
+    """Builds the commit at the timestamp the store assigned. Must not fail."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One commit, as ``Store.feed`` delivers it."""
+
+    seq: int
+    """Dense commit sequence number: 1, 2, 3, ... with no gaps."""
+    ts: int
+    written: dict[IndexName, list[bytes]]
+
+
+class FeedGapError(StoreError):
+    """The feed cannot continue: commits after the reader's position were pruned.
+
+    The reader must resynchronise from a fresh snapshot (re-run every live
+    query); commits are never skipped silently."""
+
+
+class SnapshotExpiredError(StoreError):
+    """A snapshot was used after the store's limit on its lifetime (see the store)."""
+
+
 class Snapshot(abc.ABC):
     """A consistent read view at ``ts``. Close it when done (it pins resources)."""
 
     ts: int
+    seq: int = 0
+    """For stores with a ``feed``: the sequence number of the last commit this
+    snapshot sees, so a reader can follow the feed from exactly here. 0 otherwise."""
 
     @abc.abstractmethod
     async def get(self, doc_id: str) -> bytes | None:
@@ -134,6 +197,10 @@ class Store(abc.ABC):
     """A place to keep documents, index entries and metadata."""
 
     url: str
+    shared: bool = False
+    """True when several processes may commit to this store at once; such a store
+    implements ``write_checked``, ``feed`` and ``prune_commits``, and its users
+    commit through ``write_checked`` (``write`` alone cannot see other processes)."""
 
     @abc.abstractmethod
     async def open(self) -> StoreMetadata:
@@ -169,3 +236,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def reserve_ts(self, ts: int) -> None:
         """Persist ``max_ts >= ts`` without a commit (so timestamps stay monotonic)."""
+
+    # -- optional: stores shared by several processes (``shared`` is True) ------
+
+    async def write_checked(self, requests: Sequence[CheckedCommit]) -> list[int | str]:
+        """Validate and apply commits atomically, against the commits of every process.
+
+        Per request, in order: its commit timestamp, or the name of the index on
+        which its read set conflicts with a commit after its snapshot (including
+        requests accepted earlier in the same call). Conflicting requests are not
+        applied; the accepted ones are applied together, durably.
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")
+
+    def feed(self, after_seq: int) -> AsyncIterator[FeedEntry]:
+        """Every commit with ``seq > after_seq``, in seq order, waiting for new ones.
+
+        Raises ``FeedGapError`` if commits the reader needs were pruned. Close it
+        (``contextlib.aclosing``) when done.
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")
+
+    async def prune_commits(self, older_than_ts: int) -> int:
+        """Forget the commit records with ``ts < older_than_ts``; returns how many."""
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")

@@ -1,0 +1,258 @@
+"""``ReactorServer``: the engine, live queries and the ASGI app that serves them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from reactor.engine import Engine
+from reactor.engine._logs import install_log_capture
+from reactor.functions import App, load_app
+from reactor.server._auth import Authenticator, default_authenticator
+from reactor.server._config import ServerConfig
+from reactor.server._http import HttpApi, json_response
+from reactor.server._runs import FunctionRunner, log_run
+from reactor.server._websocket import serve_sync_socket
+from reactor.storage import Store, open_store
+from reactor.sync import LiveQueries, purge_session_requests
+
+__all__ = ["ReactorServer", "create_server"]
+
+log = logging.getLogger("reactor.server")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("reactor")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "0+unknown"
+
+
+class ReactorServer:
+    """One app served over HTTP and WebSocket.
+
+    ``asgi`` is the Starlette app; ``start()``/``stop()`` run the engine, the live
+    queries and background tasks (its lifespan calls them too, so any ASGI
+    server can host it). ``serve()`` runs uvicorn in-process, for tests.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        *,
+        config: ServerConfig | None = None,
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config or ServerConfig()
+        self.authenticator: Authenticator = authenticator or default_authenticator
+        self.engine = Engine(app, store)
+        self.runner = FunctionRunner(self.engine)
+        self._live: LiveQueries | None = None
+        self._gc: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._serving: list[asyncio.Event] = []
+        http = HttpApi(self)
+        routes = [
+            WebSocketRoute("/api/sync", self._sync),
+            WebSocketRoute("/api/{version}/sync", self._sync),
+            Route("/api/query", lambda r: http.call(r, "query"), methods=["POST"]),
+            Route("/api/mutation", lambda r: http.call(r, "mutation"), methods=["POST"]),
+            Route("/api/action", lambda r: http.call(r, "action"), methods=["POST"]),
+            Route("/api/function", lambda r: http.call(r, None), methods=["POST"]),
+            Route("/api/run/{path:path}", http.run_path, methods=["POST"]),
+            Route("/api/query_ts", http.query_ts, methods=["POST"]),
+            Route("/api/query_at_ts", http.query_at_ts, methods=["POST"]),
+            Route("/version", self._version, methods=["GET"]),
+            Route("/health", self._health, methods=["GET"]),
+        ]
+        middleware = []
+        if self.config.cors:
+            # Mirror the caller's origin and headers, with credentials, as the
+            # reference backend does: browsers on any origin may call the API.
+            middleware.append(
+                Middleware(
+                    CORSMiddleware,
+                    allow_origin_regex=".*",
+                    allow_methods=["*"],
+                    allow_headers=["*"],
+                    allow_credentials=True,
+                    max_age=3600,
+                )
+            )
+        self.asgi = Starlette(
+            routes=routes,
+            middleware=middleware,
+            lifespan=self._lifespan,
+            max_body_size=self.config.max_body_bytes,
+        )
+
+    @property
+    def live(self) -> LiveQueries:
+        if self._live is None:
+            raise RuntimeError("the server is not started: await server.start()")
+        return self._live
+
+    @property
+    def started(self) -> bool:
+        return self._live is not None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._live is not None:
+                return
+            install_log_capture()
+            await self.engine.start()
+            live = LiveQueries(
+                self.engine,
+                dev_errors=self.config.dev_errors,
+                on_run=lambda result: log_run(result, "subscription"),
+            )
+            try:
+                await live.start()
+            except BaseException:
+                await live.stop()
+                await self.engine.stop()
+                raise
+            self._live = live
+            self._gc = asyncio.create_task(self._collect_session_requests(), name="reactor-gc")
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if self._live is None:
+                return
+            if self._gc is not None:
+                self._gc.cancel()
+                await asyncio.gather(self._gc, return_exceptions=True)
+                self._gc = None
+            live, self._live = self._live, None
+            await live.stop()
+            await self.engine.stop()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        started_here = not self.started
+        if started_here:
+            await self.start()
+        for event in self._serving:
+            event.set()
+        try:
+            yield
+        finally:
+            if started_here:
+                await self.stop()
+
+    async def __aenter__(self) -> ReactorServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _collect_session_requests(self) -> None:
+        retention_ms = self.config.session_request_retention_s * 1000
+        while True:
+            await asyncio.sleep(self.config.session_request_gc_interval_s)  # a timer, not a sync
+            try:
+                count = await purge_session_requests(self.engine, time.time() * 1000 - retention_ms)
+            except Exception:
+                log.exception("collecting old _session_requests records failed")
+            else:
+                if count:
+                    log.debug("deleted %d old _session_requests records", count)
+
+    # -- routes ------------------------------------------------------------------
+
+    async def _sync(self, socket: WebSocket) -> None:
+        await serve_sync_socket(socket, self)
+
+    async def _version(self, request: Request) -> Response:
+        return json_response({"version": _version()})
+
+    async def _health(self, request: Request) -> Response:
+        if not self.started:
+            return json_response({"status": "starting"}, 503)
+        return json_response({"status": "ok", "ts": self.live.processed_ts})
+
+    # -- uvicorn in-process ------------------------------------------------------
+
+    def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
+        options: dict[str, Any] = {
+            "lifespan": "on",
+            "ws_max_size": self.config.max_frame_bytes,
+            "ws_ping_interval": self.config.ws_ping_interval_s,
+            "ws_ping_timeout": self.config.ws_ping_timeout_s,
+            "log_config": None,  # leave the process's logging setup alone
+            "timeout_graceful_shutdown": 5,
+        }
+        options.update(overrides)
+        return uvicorn.Config(self.asgi, **options)
+
+    @contextlib.asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Run uvicorn on ``host:port`` (0: a free port) in this event loop; yield the
+        base URL (``http://127.0.0.1:<port>``) once requests are served."""
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # Listening now: a client connecting before uvicorn accepts waits in the backlog.
+        sock.listen(128)
+        bound_port = sock.getsockname()[1]
+        server = uvicorn.Server(self.uvicorn_config())
+        ready = asyncio.Event()
+        self._serving.append(ready)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="reactor-uvicorn")
+        waiter = asyncio.create_task(ready.wait())
+        try:
+            # The lifespan sets `ready` once the engine runs; uvicorn then accepts
+            # from the socket, already listening, so no request is refused.
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.is_set():
+                task.result()  # startup failed: raise its error
+                raise RuntimeError("uvicorn stopped while starting")
+            yield f"http://{host}:{bound_port}"
+        finally:
+            waiter.cancel()
+            self._serving.remove(ready)
+            server.should_exit = True
+            await asyncio.gather(task, waiter, return_exceptions=True)
+            sock.close()
+
+
+def create_server(
+    app_dir: str | Path,
+    *,
+    db: str | None = None,
+    dev_errors: bool = True,
+    config: ServerConfig | None = None,
+    authenticator: Authenticator | None = None,
+) -> ReactorServer:
+    """A server for the app in ``app_dir``; the store is ``db`` (a URL or path),
+    by default ``sqlite:///<app_dir>/.reactor/data.db``."""
+    root = Path(app_dir).resolve()
+    if db is None:
+        data = root / ".reactor"
+        data.mkdir(parents=True, exist_ok=True)
+        db = f"sqlite://{data / 'data.db'}"
+    if config is None:
+        config = ServerConfig(dev_errors=dev_errors)
+    return ReactorServer(load_app(root), open_store(db), config=config, authenticator=authenticator)

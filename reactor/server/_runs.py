@@ -1,0 +1,68 @@
+"""Running client-called functions, with one structured log record per run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from reactor.engine import Engine, FunctionResult
+from reactor.engine._engine import MutationHook
+
+__all__ = ["FunctionRunner", "log_run"]
+
+log = logging.getLogger("reactor.server")
+
+
+def log_run(result: FunctionResult, transport: str) -> None:
+    """One record per function run: path, kind, duration and outcome (also as ``extra``)."""
+    outcome = "success" if result.error is None else f"error:{type(result.error).__name__}"
+    duration_ms = result.duration_s * 1000
+    log.info(
+        "%s %s %s in %.1f ms (%s)",
+        result.kind,
+        result.path,
+        outcome,
+        duration_ms,
+        transport,
+        extra={
+            "function_path": result.path,
+            "function_kind": result.kind,
+            "duration_ms": duration_ms,
+            "outcome": outcome,
+            "transport": transport,
+        },
+    )
+
+
+class FunctionRunner:
+    """What clients may call: public functions only, each run logged."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def query(
+        self, path: str, args: dict[str, Any], identity: Mapping[str, Any] | None, transport: str
+    ) -> FunctionResult:
+        result = await self.engine.run_query(path, args, identity=identity)
+        log_run(result, transport)
+        return result
+
+    async def mutation(
+        self,
+        path: str,
+        args: dict[str, Any],
+        identity: Mapping[str, Any] | None,
+        transport: str,
+        hook: MutationHook | None = None,
+    ) -> FunctionResult:
+        result = await self.engine.run_mutation(path, args, identity=identity, hook=hook)
+        log_run(result, transport)
+        return result
+
+    async def action(
+        self, path: str, args: dict[str, Any], identity: Mapping[str, Any] | None, transport: str
+    ) -> FunctionResult:
+        result = await self.engine.run_action(path, args, identity=identity)
+        log_run(result, transport)
+        return result

@@ -1,0 +1,197 @@
+"""The sync WebSocket: a ``SyncSession`` on a socket, wired to live queries and the engine.
+
+Two tasks per connection. The receiver feeds frames to the session in order
+and carries out its commands (subscribe, run a mutation or action, check a
+token). The sender asks the session for a frame whenever it is woken (a
+result changed, a response is ready, a timestamp was reached, a Ping is due)
+and the socket has taken the previous one, so a slow client's pending
+updates collapse into the next Transition instead of queueing up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket
+
+from reactor.errors import AuthError
+from reactor.sync import (
+    CheckAuth,
+    Command,
+    LiveQueries,
+    ProtocolError,
+    QueryResult,
+    RunAction,
+    RunMutation,
+    Subscribe,
+    Subscription,
+    SyncSession,
+    Unsubscribe,
+    exactly_once,
+    outcome_of,
+    parse_client_message,
+)
+
+if TYPE_CHECKING:
+    from reactor.server._app import ReactorServer
+
+__all__ = ["serve_sync_socket"]
+
+log = logging.getLogger("reactor.server")
+
+
+class _View:
+    """The ``ResultView`` of one connection: its subscriptions' shared results."""
+
+    def __init__(self, live: LiveQueries) -> None:
+        self.live = live
+        self.subscriptions: dict[int, Subscription] = {}
+
+    @property
+    def ts(self) -> int:
+        return self.live.processed_ts
+
+    def result(self, token: int) -> QueryResult | None:
+        subscription = self.subscriptions.get(token)
+        return subscription.result if subscription is not None else None
+
+
+class _Connection:
+    def __init__(self, socket: WebSocket, server: ReactorServer) -> None:
+        self.socket = socket
+        self.server = server
+        self.live = server.live
+        self.loop = asyncio.get_running_loop()
+        self.session = SyncSession(limits=server.config.session, now=self.loop.time())
+        self.view = _View(self.live)
+        self.wake = asyncio.Event()
+        self.requests: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send_loop(), name="reactor-ws-sender")
+        try:
+            await self._receive_loop(sender)
+        finally:
+            for task in (*self.requests, sender):
+                task.cancel()
+            await asyncio.gather(*self.requests, sender, return_exceptions=True)
+            for subscription in self.view.subscriptions.values():
+                self.live.unsubscribe(subscription)
+            self.view.subscriptions.clear()
+
+    async def _receive_loop(self, sender: asyncio.Task[None]) -> None:
+        while not self.session.finished:
+            message = await self.socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self.session.protocol_error("binary frames are not supported: send JSON text")
+            else:
+                try:
+                    parsed = parse_client_message(text)
+                except ProtocolError as exc:
+                    self.session.protocol_error(str(exc))
+                else:
+                    self.session.receive(
+                        parsed,
+                        now_ms=time.time() * 1000,
+                        latest_ts=self.server.engine.committer.last_ts,
+                    )
+            await self._carry_out(self.session.take_commands())
+            self.wake.set()
+        # A FatalError or AuthError is queued: let the sender flush it and close.
+        await sender
+
+    async def _carry_out(self, commands: list[Command]) -> None:
+        while commands:
+            for command in commands:
+                if isinstance(command, CheckAuth):
+                    await self._check_auth(command)
+                else:
+                    self._dispatch(command)
+            commands = self.session.take_commands()
+
+    def _dispatch(self, command: Command) -> None:
+        if isinstance(command, Subscribe):
+            self.view.subscriptions[command.token] = self.live.subscribe(
+                command.udf_path,
+                command.args,
+                journal=command.journal,
+                identity=command.identity,
+                on_change=self.wake.set,
+            )
+        elif isinstance(command, Unsubscribe):
+            subscription = self.view.subscriptions.pop(command.token, None)
+            if subscription is not None:
+                self.live.unsubscribe(subscription)
+        elif isinstance(command, RunMutation | RunAction):
+            task = asyncio.create_task(self._run(command))
+            self.requests.add(task)
+            task.add_done_callback(self.requests.discard)
+
+    async def _check_auth(self, command: CheckAuth) -> None:
+        try:
+            identity = await self.server.authenticator(command.token_type, command.value)
+        except AuthError as exc:
+            self.session.auth_failed(str(exc))
+        except Exception:
+            log.exception("the authenticator failed")
+            self.session.auth_failed("InternalServerError: the token could not be checked")
+        else:
+            self.session.auth_succeeded(identity)
+
+    async def _run(self, command: RunMutation | RunAction) -> None:
+        runner = self.server.runner
+        if isinstance(command, RunMutation):
+            hook = exactly_once(command.session_id, command.request_id)
+            result = await runner.mutation(
+                command.udf_path, command.args, command.identity, "websocket", hook
+            )
+            outcome = outcome_of(result, dev_errors=self.server.config.dev_errors)
+            self.session.mutation_done(command.request_id, outcome)
+        else:
+            result = await runner.action(
+                command.udf_path, command.args, command.identity, "websocket"
+            )
+            outcome = outcome_of(result, dev_errors=self.server.config.dev_errors)
+            self.session.action_done(command.request_id, outcome)
+        # Only the next queued mutation can come of this: nothing to await.
+        for follow_up in self.session.take_commands():
+            self._dispatch(follow_up)
+        self.wake.set()
+
+    async def _send_loop(self) -> None:
+        session = self.session
+        while True:
+            self.wake.clear()
+            while (
+                frame := session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+            ) is not None:
+                for command in session.take_commands():
+                    self._dispatch(command)  # releases subscriptions a Transition retired
+                try:
+                    await self.socket.send_text(frame)
+                except Exception:
+                    return  # the client is gone; the receiver sees the disconnect
+            close = session.close
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await self.socket.close(*close)
+                return
+            waiting = session.waiting_for_ts(self.view.ts)
+            if waiting is not None and self.live.wait_for_ts(waiting, self.wake.set):
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, session.ping_at - self.loop.time())):
+                    await self.wake.wait()
+
+
+async def serve_sync_socket(socket: WebSocket, server: ReactorServer) -> None:
+    """Serve one sync connection until either side closes it."""
+    await socket.accept()
+    await _Connection(socket, server).run()
