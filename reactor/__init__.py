@@ -17,12 +17,14 @@ from reactor.functions import (
     mutation,
     query,
 )
+from reactor.scheduler import Crons
 from reactor.schema import define_schema, define_table, pagination_opts_validator, v, zid
 from reactor.values import UNSET, Int64
 
 __all__ = [
     "UNSET",
     "ConvexError",
+    "Crons",
     "FunctionReference",
     "Int64",
     "action",

@@ -22,6 +22,7 @@ from typing import Any
 
 from reactor.engine import Engine, MutationCtx, RetryPolicy, TransactionLimits
 from reactor.functions import load_app
+from reactor.scheduler import SchedulerWorker, SystemClock
 from reactor.storage import SqliteStore
 
 __all__ = ["ReactorTest"]
@@ -44,6 +45,10 @@ class _Shared:
         self.retry = retry
         self.engine: Engine | None = None
         self._starting: asyncio.Lock | None = None
+        # Scheduled functions run only when a test asks (finish_*, advance_time), on a
+        # clock that the test can move ahead of the wall clock.
+        self.clock = SystemClock()
+        self.scheduler: SchedulerWorker | None = None
 
     async def get(self) -> Engine:
         if self.engine is not None:
@@ -55,8 +60,9 @@ class _Shared:
                 return self.engine
             app = load_app(self.app_dir)
             store = SqliteStore(self.data_dir / "data.db")
-            engine = Engine(app, store, limits=self.limits, retry=self.retry)
+            engine = Engine(app, store, limits=self.limits, retry=self.retry, run_scheduler=False)
             await engine.start()
+            self.scheduler = SchedulerWorker(engine, clock=self.clock)
             self.engine = engine
             return engine
 
@@ -131,6 +137,51 @@ class ReactorTest:
 
         result = await engine.run_in_transaction(call, identity=self._identity)
         return result.unwrap()
+
+    # -- scheduled functions (convex-test's finishAllScheduledFunctions & co.) ------
+
+    async def _scheduler(self) -> SchedulerWorker:
+        await self.engine()
+        assert self._shared.scheduler is not None
+        return self._shared.scheduler
+
+    async def finish_in_progress_scheduled_functions(self) -> int:
+        """Run the jobs due now, once (not the ones they schedule); returns how many ran."""
+        return await (await self._scheduler()).run_due(repeat=False)
+
+    async def advance_time(self, ms: float, *, max_jobs: int = 1000) -> int:
+        """Move the scheduler's clock ``ms`` ahead and run every job due by then,
+        including the due jobs those schedule; returns how many ran."""
+        scheduler = await self._scheduler()
+        self._shared.clock.advance(ms)
+        ran = await scheduler.run_due(limit=max_jobs)
+        if ran >= max_jobs and await scheduler.run_due(limit=1):
+            raise RuntimeError(f"jobs were still due after {max_jobs} ran: a job loop?")
+        return ran
+
+    async def finish_all_scheduled_functions(self, *, max_jobs: int = 1000) -> int:
+        """Run jobs until none is pending, moving the clock to each one's time, so jobs
+        scheduled for later (by the test or by jobs) run too. Returns how many ran;
+        raises ``RuntimeError`` once ``max_jobs`` have run with more still pending (a
+        job that keeps rescheduling itself).
+
+        The clock moves only the scheduler's time: ``ctx.now`` stays the wall clock,
+        so a job that schedules another with ``run_after(d)`` schedules it ``d`` after
+        the wall clock, which may already be due on the scheduler's clock.
+        """
+        scheduler = await self._scheduler()
+        clock = self._shared.clock
+        total = 0
+        while (when := await scheduler.next_pending_time()) is not None:
+            if total >= max_jobs:
+                raise RuntimeError(
+                    f"scheduled functions were still pending after {max_jobs} ran: "
+                    "is a job rescheduling itself forever?"
+                )
+            if when > clock.now_ms():
+                clock.advance(when - clock.now_ms())
+            total += await scheduler.run_due(limit=max_jobs - total)
+        return total
 
     async def close(self) -> None:
         await self._shared.close()

@@ -10,6 +10,7 @@ whose message says what is wrong with the token.
 from reactor.auth._admin import (
     ADMIN_KEY_ENV,
     ADMIN_KEY_PREFIX,
+    acting_identity,
     load_or_create_admin_key,
     parse_authorization_header,
     split_acting_as,
@@ -36,6 +37,7 @@ __all__ = [
     "CustomJwtProvider",
     "OidcProvider",
     "VerifiedUser",
+    "acting_identity",
     "identity_from_claims",
     "load_auth_config",
     "load_or_create_admin_key",

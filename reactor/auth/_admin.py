@@ -10,6 +10,7 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ __all__ = [
     "ADMIN_KEY_ENV",
     "ADMIN_KEY_FILE",
     "ADMIN_KEY_PREFIX",
+    "acting_identity",
     "load_or_create_admin_key",
     "parse_authorization_header",
     "split_acting_as",
@@ -96,8 +98,8 @@ def parse_authorization_header(
     """
     if value is None or not value.strip():
         return "none", None
-    scheme, _, credentials = value.strip().partition(" ")
-    credentials = credentials.strip()
+    scheme, *rest = value.strip().split(None, 1)
+    credentials = rest[0].strip() if rest else ""
     kind: Literal["user", "admin"]
     if scheme.lower() == "bearer":
         kind = "user"
@@ -130,3 +132,21 @@ def split_acting_as(admin_value: str) -> tuple[str, dict[str, Any] | None]:
     if not isinstance(decoded, dict):
         return admin_value, None
     return key, decoded
+
+
+def acting_identity(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity an admin acts as (WebSocket ``impersonating`` or npm's header suffix).
+
+    Only an admin can send one, so its claims are trusted; it still needs a
+    ``tokenIdentifier`` (built as ``issuer|subject`` when only those are given)
+    because per-user caching and ``ctx.auth`` are keyed by it.
+    """
+    identity = {str(k): v for k, v in raw.items() if v is not None}
+    if not isinstance(identity.get("tokenIdentifier"), str):
+        issuer, subject = identity.get("issuer"), identity.get("subject")
+        if not (isinstance(issuer, str) and isinstance(subject, str)):
+            raise AuthError(
+                "the identity to act as needs `tokenIdentifier`, or `issuer` and `subject`"
+            )
+        identity["tokenIdentifier"] = f"{issuer}|{subject}"
+    return identity

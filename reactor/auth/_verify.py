@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import httpx2
-from jwt import PyJWS
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 
-from reactor.auth._config import AuthConfig, AuthProvider, CustomJwtProvider, OidcProvider
+from reactor.auth._admin import acting_identity, split_acting_as
+from reactor.auth._claims import (
+    JWS,
+    audiences,
+    decode_unverified,
+    iso,
+    issuer_of,
+    string_claim,
+    time_claim,
+)
+from reactor.auth._config import AuthConfig, AuthProvider, CustomJwtProvider
 from reactor.auth._fetch import DocumentCache, fetch_json
 from reactor.auth._identity import identity_from_claims
 from reactor.auth._keys import ASYMMETRIC_ALGORITHMS, KeySet, parse_jwks
@@ -23,7 +30,6 @@ from reactor.errors import AuthError
 
 __all__ = ["Authenticator", "VerifiedUser"]
 
-_JWS = PyJWS()
 _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
@@ -88,6 +94,26 @@ class Authenticator:
             client, self._client = self._client, None
             await client.aclose()
 
+    async def __call__(self, token_type: str, token: str | None) -> dict[str, Any] | None:
+        """``reactor.server``'s authenticator contract: the identity, or None for nobody.
+
+        ``token_type`` is the WebSocket ``Authenticate`` tokenType (or what the
+        HTTP ``Authorization`` scheme maps to): "User" verifies a JWT; "Admin"
+        checks the admin key and yields the identity the admin acts as, if
+        any (npm's ``<key>:<base64 JSON>``), else None; "None" is anonymous.
+        """
+        if token_type == "None":
+            return None
+        if not token:
+            raise AuthError(f"an {token_type} token needs a value")
+        if token_type == "User":
+            return await self.verify_user_token(token)
+        if token_type == "Admin":
+            key, acting = split_acting_as(token)
+            await self.verify_admin_key(key)
+            return None if acting is None else acting_identity(acting)
+        raise AuthError(f"unknown token type {token_type!r}")
+
     # -- admin ---------------------------------------------------------------
 
     async def verify_admin_key(self, key: str) -> None:
@@ -106,24 +132,25 @@ class Authenticator:
 
     async def authenticate_user(self, token: str) -> VerifiedUser:
         """Like ``verify_user_token``, also returning the token's expiry and provider."""
-        header, claims = _decode_unverified(token)
+        header, claims = decode_unverified(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC_ALGORITHMS:
             raise AuthError(
                 f"token algorithm {algorithm!r} is not allowed: tokens must be signed with "
                 "a public-key algorithm such as RS256 or ES256 ('none' and HS* never are)"
             )
-        issuer = _string_claim(claims, "iss")
-        _string_claim(claims, "sub")
-        expires_at = _time_claim(claims, "exp", required=True)
+        issuer = string_claim(claims, "iss")
+        string_claim(claims, "sub")
+        expires_at = time_claim(claims, "exp")
+        if expires_at is None:
+            raise AuthError("token has no `exp` claim")
         provider = await self._check_signature(token, header, claims, issuer, algorithm)
         now = self._clock()
-        assert expires_at is not None
         if now >= expires_at + self._leeway_s:
-            raise AuthError(f"token expired at {_iso(expires_at)} (now {_iso(now)})")
-        not_before = _time_claim(claims, "nbf", required=False)
+            raise AuthError(f"token expired at {iso(expires_at)} (now {iso(now)})")
+        not_before = time_claim(claims, "nbf")
         if not_before is not None and now + self._leeway_s < not_before:
-            raise AuthError(f"token is not valid yet: nbf is {_iso(not_before)} (now {_iso(now)})")
+            raise AuthError(f"token is not valid yet: nbf is {iso(not_before)} (now {iso(now)})")
         identity = identity_from_claims(claims, flatten=isinstance(provider, CustomJwtProvider))
         return VerifiedUser(identity, expires_at, provider)
 
@@ -138,14 +165,14 @@ class Authenticator:
         """The provider whose key signed ``token``, after the issuer and audience match."""
         by_issuer = [p for p in self.config.providers if p.accepts_issuer(issuer)]
         if not by_issuer:
-            known = ", ".join(_issuer_of(p) for p in self.config.providers) or "none"
+            known = ", ".join(issuer_of(p) for p in self.config.providers) or "none"
             raise AuthError(
                 f"unknown issuer {issuer!r}: no provider in auth.py accepts it "
                 f"(configured issuers: {known})"
             )
-        audiences = _audiences(claims)
+        accepted = audiences(claims)
         matching = [
-            p for p in by_issuer if p.application_id is None or p.application_id in audiences
+            p for p in by_issuer if p.application_id is None or p.application_id in accepted
         ]
         if not matching:
             wanted = ", ".join(repr(p.application_id) for p in by_issuer)
@@ -194,7 +221,7 @@ class Authenticator:
             )
         for key in candidates:
             try:
-                _JWS.decode_complete(token, key=key, algorithms=[algorithm])
+                JWS.decode_complete(token, key=key, algorithms=[algorithm])
             except InvalidSignatureError:
                 continue
             except PyJWTError as exc:
@@ -247,57 +274,3 @@ class Authenticator:
             return parse_jwks(document)
         except ValueError as exc:
             raise AuthError(f"the JWKS at {url} is unusable: {exc}") from exc
-
-
-def _decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims, read before the signature is checked (to pick the key)."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        raise AuthError("malformed token: a JWT has three dot-separated parts")
-    try:
-        parts = _JWS.decode_complete(token, options={"verify_signature": False})
-        claims = json.loads(parts["payload"])
-    except (PyJWTError, ValueError) as exc:
-        raise AuthError(f"malformed token: {exc}") from exc
-    if not isinstance(claims, dict):
-        raise AuthError("malformed token: the payload is not a JSON object")
-    return parts["header"], claims
-
-
-def _string_claim(claims: dict[str, Any], name: str) -> str:
-    value = claims.get(name)
-    if value is None:
-        raise AuthError(f"token has no `{name}` claim")
-    if not isinstance(value, str) or not value:
-        raise AuthError(f"token claim `{name}` must be a non-empty string, got {value!r}")
-    return value
-
-
-def _time_claim(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        if required:
-            raise AuthError(f"token has no `{name}` claim")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AuthError(f"token claim `{name}` must be a number of seconds, got {value!r}")
-    return float(value)
-
-
-def _audiences(claims: dict[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return [aud]
-    if isinstance(aud, list):
-        return [a for a in aud if isinstance(a, str)]
-    return []
-
-
-def _issuer_of(provider: AuthProvider) -> str:
-    return provider.domain if isinstance(provider, OidcProvider) else provider.issuer
-
-
-def _iso(seconds: float) -> str:
-    try:
-        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
-    except (OverflowError, OSError, ValueError):
-        return f"{seconds:g} (epoch seconds)"

@@ -20,7 +20,7 @@ def run(path: str, args_text: str, *, url: str, app_dir: Path) -> None:
     except (orjson.JSONDecodeError, InvalidValueError) as exc:
         fail(f"ARGS must be a JSON object: {exc}")
     if not isinstance(args, dict):
-        fail("ARGS must be a JSON object, like '{\"channel\": \"general\"}'")
+        fail('ARGS must be a JSON object, like \'{"channel": "general"}\'')
     response = request(
         "POST",
         f"{url.rstrip('/')}/api/function",

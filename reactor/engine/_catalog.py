@@ -35,7 +35,11 @@ SYSTEM_TABLES: Final[dict[str, int]] = {
 
 # Indexes that reactor itself keeps on system tables: table -> index -> fields.
 SYSTEM_INDEXES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "_scheduled_functions": {"by_next_run": ("nextRun",)},
+    # reactor.scheduler: due jobs (the pending range, oldest first) and finished ones to delete.
+    "_scheduled_functions": {
+        "by_state": ("state.kind", "scheduledTime"),
+        "by_completed_time": ("completedTime",),
+    },
     "_session_requests": {"by_session_request": ("sessionId", "requestId")},
     "_environment_variables": {"by_name": ("name",)},
     "_cron_jobs": {"by_name": ("name",)},

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reactor.engine._catalog import SYSTEM_TABLES, Catalog
 from reactor.engine._committer import Committer
@@ -34,6 +34,9 @@ from reactor.errors import InvalidValueError, LimitExceededError, OccConflictErr
 from reactor.functions import App, FunctionDefinition, function_path
 from reactor.storage import Snapshot, Store
 from reactor.values import check_value, normalize, value_size
+
+if TYPE_CHECKING:
+    from reactor.scheduler import SchedulerWorker
 
 __all__ = ["Engine", "RetryPolicy"]
 
@@ -68,6 +71,7 @@ class Engine:
         *,
         limits: TransactionLimits | None = None,
         retry: RetryPolicy | None = None,
+        run_scheduler: bool = True,
     ) -> None:
         self.app = app
         self.store = store
@@ -78,6 +82,15 @@ class Engine:
         self._table_lock = asyncio.Lock()
         self.scheduler_factory: Callable[[Transaction | None, Any], Any] | None = None
         self.metrics: dict[str, int] = {"occ_retries": 0, "exclusive_runs": 0}
+        # Scheduler wiring: ctx.scheduler for every mutation and action, and the worker
+        # that runs due jobs and crons while the engine runs (unless run_scheduler is
+        # False: ReactorTest runs jobs by hand). reactor.scheduler imports the engine,
+        # hence the import here.
+        from reactor.scheduler import SchedulerWorker, ctx_scheduler_factory
+
+        self.scheduler_factory = ctx_scheduler_factory(self)
+        self.scheduler: SchedulerWorker = SchedulerWorker(self)
+        self.run_scheduler = run_scheduler
 
     @property
     def committer(self) -> Committer:
@@ -101,11 +114,14 @@ class Engine:
                     await self.store.create_table(name, number)
                     self.catalog.add_table(name, number)
             await sync_schema(self)
+            if self.run_scheduler:
+                await self.scheduler.start()
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
+        await self.scheduler.stop()  # before the committer: stopping jobs still commit
         if self._committer is not None:
             await self._committer.stop()
             self._committer = None
@@ -124,6 +140,8 @@ class Engine:
         self.app, self.catalog.schema = app, app.schema
         try:
             await sync_schema(self)
+            if self.scheduler.started:
+                await self.scheduler.sync_crons(app)  # changes to crons.py take effect
         except BaseException:
             self.app, self.catalog.schema = previous
             raise

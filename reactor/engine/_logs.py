@@ -61,10 +61,16 @@ class _CapturingStream(io.TextIOBase):
         return getattr(self._inner, name)
 
 
+# The level names the official clients parse (PROTOCOL.md §12): Python's
+# WARNING and CRITICAL have no Convex spelling of their own.
+_LEVELS = {"WARNING": "WARN", "CRITICAL": "ERROR"}
+
+
 class _CapturingHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if _current.get() is not None:
-            _append(f"[{record.levelname}] {record.getMessage()}")
+            level = _LEVELS.get(record.levelname, record.levelname)
+            _append(f"[{level}] {record.getMessage()}")
 
 
 _installed = False
@@ -73,11 +79,13 @@ _installed = False
 def install_log_capture() -> None:
     """Route ``print`` and ``logging`` inside functions to their run's log lines."""
     global _installed
+    # Checked on every call: something (a test runner's capture) may have put
+    # its own stdout in place since the last one.
+    if not isinstance(sys.stdout, _CapturingStream):
+        sys.stdout = _CapturingStream(sys.stdout)
     if _installed:
         return
     _installed = True
-    if not isinstance(sys.stdout, _CapturingStream):
-        sys.stdout = _CapturingStream(sys.stdout)
     logging.getLogger().addHandler(_CapturingHandler(level=logging.INFO))
 
 

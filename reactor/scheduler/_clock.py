@@ -8,6 +8,7 @@ it re-checks, which lets tests step a cron second by second without waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -31,10 +32,8 @@ class Clock:
             if self._moved is None:
                 self._moved = asyncio.Event()
             moved = self._moved
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(moved.wait(), self._real_seconds(remaining))
-            except TimeoutError:
-                pass
 
     def _notify(self) -> None:
         # A fresh event per move: sleepers of the old one wake and re-check the time.

@@ -63,16 +63,19 @@ class Scheduler:
 
     async def _schedule(self, scheduled: float, now: float, ref: Any, args: Any) -> str:
         check_window(scheduled, now)
-        name, _ = resolve_target(self._engine, ref)
+        name, _ = resolve_target(self._engine.app, ref)
         value = check_args(args, name)
         size = value_size(value)
 
         async def insert(writer: SystemWriter) -> str:
             self._usage(writer).schedule(size)
             canceled_at = now if await parent_canceled(writer) else None
-            return await writer.insert(SCHEDULED, new_job(name, value, scheduled, canceled_at=canceled_at))
+            return await writer.insert(
+                SCHEDULED, new_job(name, value, scheduled, canceled_at=canceled_at)
+            )
 
-        return await self._write(insert)
+        job_id: str = await self._write(insert)
+        return job_id
 
     def _check_id(self, job_id: Any) -> None:
         if self._engine.catalog.table_name_for_id(job_id) != SCHEDULED:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from reactor.engine._database import SystemWriter
 from reactor.engine._query import PaginationState
 from reactor.errors import FunctionNotFoundError, InvalidValueError
-from reactor.functions import FunctionDefinition, canonical_path
+from reactor.functions import App, FunctionDefinition, canonical_path
 from reactor.scheduler._errors import (
     InvalidScheduledFunctionDelayError,
     InvalidScheduledFunctionError,
@@ -38,6 +38,7 @@ __all__ = [
     "BY_STATE",
     "INTERRUPTED",
     "SCHEDULED",
+    "ActionInterrupted",
     "check_args",
     "check_delay",
     "current_job",
@@ -74,17 +75,26 @@ def system_writer(ctx: MutationCtx) -> SystemWriter:
     return SystemWriter(ctx._tx, PaginationState(), ctx._engine)
 
 
+class ActionInterrupted(Exception):
+    """The worker stopped (or the process died) while a scheduled action ran."""
+
+    def __init__(self) -> None:
+        super().__init__(INTERRUPTED)
+
+
 def describe_error(exc: BaseException) -> str:
     """The ``error`` string of a failed job: the exception's type and message."""
+    if isinstance(exc, ActionInterrupted):
+        return INTERRUPTED
     name = type(exc).__name__
     text = str(exc)
     return text if text.startswith(name) else f"{name}: {text}" if text else name
 
 
-def resolve_target(engine: Engine, ref: Any) -> tuple[str, FunctionDefinition]:
-    """The canonical name and definition of a schedulable function, or raise."""
+def resolve_target(app: App, ref: Any) -> tuple[str, FunctionDefinition]:
+    """The canonical name and definition of a schedulable function of ``app``, or raise."""
     try:
-        fn = engine.app.lookup(ref, allow_internal=True)
+        fn = app.lookup(ref, allow_internal=True)
     except (FunctionNotFoundError, TypeError, ValueError) as exc:
         raise InvalidScheduledFunctionError(f"{ref!r} does not name a function ({exc})") from None
     if fn.kind not in ("mutation", "action"):

@@ -27,7 +27,7 @@ from reactor.engine._database import SystemWriter
 from reactor.engine._results import FunctionResult
 from reactor.scheduler._clock import Clock
 from reactor.scheduler._jobs import (
-    INTERRUPTED,
+    ActionInterrupted,
     current_job,
     describe_error,
     in_transaction,
@@ -100,7 +100,7 @@ async def run_action_at_most_once(
     try:
         result = await engine.run_action(path, args, identity=None, allow_internal=True)
     except asyncio.CancelledError:
-        interrupted = FunctionResult(path=path, kind="action", error=RuntimeError(INTERRUPTED))
+        interrupted = FunctionResult(path=path, kind="action", error=ActionInterrupted())
         try:
             await in_transaction(engine, lambda w: finish(w, interrupted), attempts=1)
         except Exception:
@@ -165,7 +165,11 @@ async def _run_action_job(
     async def finish(writer: SystemWriter, result: FunctionResult) -> None:
         # A job canceled while its action ran stays canceled.
         await transition(
-            writer, job_id, _outcome(result), from_kinds=("inProgress",), completed_ms=clock.now_ms()
+            writer,
+            job_id,
+            _outcome(result),
+            from_kinds=("inProgress",),
+            completed_ms=clock.now_ms(),
         )
 
     return await run_action_at_most_once(engine, path, args, claim=claim, finish=finish)

@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,10 @@ class ReactorServer:
         routes = [
             WebSocketRoute("/api/sync", self._sync),
             WebSocketRoute("/api/{version}/sync", self._sync),
-            Route("/api/query", lambda r: http.call(r, "query"), methods=["POST"]),
-            Route("/api/mutation", lambda r: http.call(r, "mutation"), methods=["POST"]),
-            Route("/api/action", lambda r: http.call(r, "action"), methods=["POST"]),
-            Route("/api/function", lambda r: http.call(r, None), methods=["POST"]),
+            Route("/api/query", partial(http.call, kind="query"), methods=["POST"]),
+            Route("/api/mutation", partial(http.call, kind="mutation"), methods=["POST"]),
+            Route("/api/action", partial(http.call, kind="action"), methods=["POST"]),
+            Route("/api/function", partial(http.call, kind=None), methods=["POST"]),
             Route("/api/run/{path:path}", http.run_path, methods=["POST"]),
             Route("/api/query_ts", http.query_ts, methods=["POST"]),
             Route("/api/query_at_ts", http.query_at_ts, methods=["POST"]),

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from reactor.engine import FunctionResult
 from reactor.errors import AuthError, FunctionNotFoundError, InvalidValueError
+from reactor.server._runs import log_run
 from reactor.sync import NO_ERROR_DATA, QueryAtTsError, describe_error
 from reactor.values import Int64, b64_to_u64, convex_to_json, json_to_convex, u64_to_b64
 
@@ -141,7 +142,7 @@ class HttpApi:
                     kind = self.server.engine.app.lookup(path, allow_internal=False).kind
                 except (FunctionNotFoundError, TypeError) as exc:
                     return self._function_error(exc, [], fmt)
-            result = await self._run(kind, path, args, identity, body)
+            result = await self._run(kind, path, args, identity)
         except RequestError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
         return self._result(result, fmt)
@@ -152,7 +153,6 @@ class HttpApi:
         path: str,
         args: dict[str, Any],
         identity: Mapping[str, Any] | None,
-        body: dict[str, Any],
     ) -> FunctionResult:
         runner = self.server.runner
         if kind == "query":
@@ -203,8 +203,6 @@ class HttpApi:
                 raise RequestError(400, "TimestampUnavailable", str(exc)) from None
         except RequestError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
-        from reactor.server._runs import log_run
-
         log_run(result, "http")
         return self._result(result, fmt)
 

@@ -23,6 +23,7 @@ from reactor.sync import (
     CheckAuth,
     Command,
     LiveQueries,
+    Outcome,
     ProtocolError,
     QueryResult,
     RunAction,
@@ -31,6 +32,7 @@ from reactor.sync import (
     Subscription,
     SyncSession,
     Unsubscribe,
+    describe_error,
     exactly_once,
     outcome_of,
     parse_client_message,
@@ -72,9 +74,13 @@ class _Connection:
         self.requests: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop(), name="reactor-ws-sender")
+        sender = asyncio.create_task(self._sending(), name="reactor-ws-sender")
         try:
             await self._receive_loop(sender)
+        except Exception:
+            # A bug, not the client's doing: say so with 1011 and let it reconnect.
+            log.exception("the sync connection failed")
+            await self._close_quietly(1011, "InternalServerError")
         finally:
             for task in (*self.requests, sender):
                 task.cancel()
@@ -146,24 +152,41 @@ class _Connection:
             self.session.auth_succeeded(identity)
 
     async def _run(self, command: RunMutation | RunAction) -> None:
-        runner = self.server.runner
+        dev_errors = self.server.config.dev_errors
+        try:
+            if isinstance(command, RunMutation):
+                hook = exactly_once(command.session_id, command.request_id)
+                result = await self.server.runner.mutation(
+                    command.udf_path, command.args, command.identity, "websocket", hook
+                )
+            else:
+                result = await self.server.runner.action(
+                    command.udf_path, command.args, command.identity, "websocket"
+                )
+            outcome = outcome_of(result, dev_errors=dev_errors)
+        except Exception as exc:
+            # Never leave the request unanswered: the next mutation waits for it.
+            message, _ = describe_error(exc, dev_errors=dev_errors)
+            outcome = Outcome(False, message)
         if isinstance(command, RunMutation):
-            hook = exactly_once(command.session_id, command.request_id)
-            result = await runner.mutation(
-                command.udf_path, command.args, command.identity, "websocket", hook
-            )
-            outcome = outcome_of(result, dev_errors=self.server.config.dev_errors)
             self.session.mutation_done(command.request_id, outcome)
         else:
-            result = await runner.action(
-                command.udf_path, command.args, command.identity, "websocket"
-            )
-            outcome = outcome_of(result, dev_errors=self.server.config.dev_errors)
             self.session.action_done(command.request_id, outcome)
         # Only the next queued mutation can come of this: nothing to await.
         for follow_up in self.session.take_commands():
             self._dispatch(follow_up)
         self.wake.set()
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.socket.close(code, reason)
+
+    async def _sending(self) -> None:
+        try:
+            await self._send_loop()
+        except Exception:
+            log.exception("sending on a sync connection failed")
+            await self._close_quietly(1011, "InternalServerError")
 
     async def _send_loop(self) -> None:
         session = self.session
@@ -180,8 +203,7 @@ class _Connection:
                     return  # the client is gone; the receiver sees the disconnect
             close = session.close
             if close is not None:
-                with contextlib.suppress(Exception):
-                    await self.socket.close(*close)
+                await self._close_quietly(*close)
                 return
             waiting = session.waiting_for_ts(self.view.ts)
             if waiting is not None and self.live.wait_for_ts(waiting, self.wake.set):

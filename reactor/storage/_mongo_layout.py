@@ -4,7 +4,8 @@
   <encoded document as BinData>}``. Reactor ids encode their table number, so a
   read by id finds its collection with no lookup; ids that are not reactor ids
   (tools, tests) live in ``docs._other``.
-* ``index_entries``: ``{idx, k, d}``, unique on ``(idx, k)``. ``k`` is the key
+* ``index_entries``: ``{_id: "<idx>|<k>", idx, k, d}`` (``d`` the document id),
+  unique on ``(idx, k)`` (and so on ``_id``, see ``entry_key``). ``k`` is the key
   as lowercase hex, never BinData: MongoDB orders BinData by length first, so
   byte keys stored as BinData would not range-scan in byte order. Hex keeps
   both byte order and prefixes (the hex of a prefix is a prefix of the hex),
@@ -26,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import DeleteOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, ReplaceOne
 
 from reactor.storage._contract import Commit, IndexName
 from reactor.values import decode_id
@@ -44,6 +45,7 @@ __all__ = [
     "decode_written",
     "docs_collection",
     "encode_written",
+    "entry_key",
     "key_str",
     "net_effect",
     "write_ops",
@@ -60,12 +62,24 @@ SCHEMA = "schema"
 SCHEMA_VERSION = 1
 """Kept in ``meta`` as ``{_id: "schema", version}``; bump it (and migrate) on a layout change."""
 
-WriteOp = ReplaceOne[dict[str, Any]] | UpdateOne | DeleteOne
+WriteOp = ReplaceOne[dict[str, Any]] | DeleteOne
 
 
 def key_str(key: bytes) -> str:
     """The order-preserving string form of an index key."""
     return key.hex()
+
+
+def entry_key(index: IndexName, k: str) -> str:
+    """An index entry's ``_id``, a function of ``(idx, k)``.
+
+    The ``k`` part is hex, which never holds ``|``, so the last ``|`` splits it
+    back: one ``_id`` per ``(idx, k)``. Two transactions adding the same entry
+    then collide on ``_id``, which every wire server reports as a write
+    conflict (jongodb drops the connection on a secondary unique-index clash
+    found at commit).
+    """
+    return f"{index}|{k}"
 
 
 def docs_collection(doc_id: str) -> str:
@@ -129,11 +143,13 @@ def write_ops(
             bucket.append(DeleteOne({"_id": doc_id}))
         else:
             bucket.append(ReplaceOne({"_id": doc_id}, {"_id": doc_id, "v": value}, upsert=True))
-    for (index, key), doc_id in entries.items():
+    for (index, key), target in entries.items():
         bucket = ops.setdefault(ENTRIES, [])
-        where = {"idx": index, "k": key_str(key)}
-        if doc_id is None:
-            bucket.append(DeleteOne(where))
+        k = key_str(key)
+        entry_id = entry_key(index, k)
+        if target is None:
+            bucket.append(DeleteOne({"_id": entry_id}))
         else:
-            bucket.append(UpdateOne(where, {"$set": {"d": doc_id}}, upsert=True))
+            entry = {"_id": entry_id, "idx": index, "k": k, "d": target}
+            bucket.append(ReplaceOne({"_id": entry_id}, entry, upsert=True))
     return ops

@@ -59,6 +59,11 @@ class MongoSnapshot(Snapshot):
         # A session runs one operation at a time; callers may not know that.
         self._lock = asyncio.Lock()
 
+    @property
+    def session(self) -> AsyncClientSession:
+        """The session whose transaction holds this snapshot (for the store's own reads)."""
+        return self._live()
+
     def _live(self) -> AsyncClientSession:
         if self._session is None:
             raise StoreError("this snapshot is closed")

@@ -15,6 +15,7 @@ applied twice.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
@@ -41,6 +42,9 @@ Body = Callable[[AsyncClientSession, str], Awaitable[_T]]
 # lifetime): all mean the transaction did not commit and may simply run again.
 _TRANSIENT_CODES = frozenset({112, 24, 251})
 _MAX_TIME_EXPIRED = 50
+_COMMIT_TRIES = 3
+"""Commits of one attempt before it is left in doubt and the whole transaction re-runs
+on a new session (a server that keeps failing one session's commit may not fail the next)."""
 _BACKOFF_INITIAL = 0.005
 _BACKOFF_MAX = 0.5
 
@@ -56,7 +60,12 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if exc.has_error_label("TransientTransactionError"):
         return True
-    return isinstance(exc, OperationFailure) and exc.code in _TRANSIENT_CODES
+    if not isinstance(exc, OperationFailure):
+        return False
+    # mongoeco reports its commit conflicts with neither a code nor a label.
+    return exc.code in _TRANSIENT_CODES or (
+        exc.code is None and "write conflict" in str(exc).lower()
+    )
 
 
 class TransactionRunner(Generic[_T]):
@@ -103,7 +112,9 @@ class TransactionRunner(Generic[_T]):
                 try:
                     if doubtful:
                         found = await self._commits.find_one(
-                            {"commit_id": {"$in": list(doubtful)}}, {"commit_id": 1}, session=session
+                            {"commit_id": {"$in": list(doubtful)}},
+                            {"commit_id": 1},
+                            session=session,
                         )
                         if found is not None:
                             await session.abort_transaction()
@@ -126,7 +137,7 @@ class TransactionRunner(Generic[_T]):
         self, session: AsyncClientSession, start: float, in_doubt: bool
     ) -> tuple[str, BaseException | None]:
         """``committed``, ``retry`` (it certainly did not commit) or ``doubt``."""
-        while True:
+        for tries in itertools.count(1):
             try:
                 await self.commit_session(session)
                 return "committed", None
@@ -135,6 +146,7 @@ class TransactionRunner(Generic[_T]):
                 in_doubt = in_doubt or unknown
                 if (
                     unknown
+                    and tries < _COMMIT_TRIES
                     and not (isinstance(exc, OperationFailure) and exc.code == _MAX_TIME_EXPIRED)
                     and time.monotonic() - start < self.deadline
                 ):
@@ -144,3 +156,4 @@ class TransactionRunner(Generic[_T]):
                 if is_transient(exc):
                     return "retry", exc
                 raise
+        raise AssertionError("unreachable")

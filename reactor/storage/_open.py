@@ -7,6 +7,7 @@ from typing import cast, get_args
 from urllib.parse import parse_qs, unquote
 
 from reactor.storage._contract import Store
+from reactor.storage._mongo import MongoStore
 from reactor.storage._sqlite import Durability, SqliteStore
 
 __all__ = ["open_store"]
@@ -18,7 +19,9 @@ def open_store(url: str) -> Store:
     * ``sqlite:///abs/path.db`` (an absolute path after ``sqlite://``), optionally
       with ``?durability=full|normal|off``;
     * a plain filesystem path, absolute or relative to the current directory;
-    * ``mongodb://`` and ``mongodb+srv://`` are recognized but not available yet.
+    * ``mongodb://`` and ``mongodb+srv://`` URLs (a replica set or sharded cluster):
+      the ``MongoStore`` on the database the URL names (``mongodb://h/app``),
+      else on ``reactor``. The URL's options go to PyMongo as they are.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -26,9 +29,7 @@ def open_store(url: str) -> Store:
             raise ValueError("empty store URL")
         return SqliteStore(url)
     if scheme in ("mongodb", "mongodb+srv"):
-        raise NotImplementedError(
-            "the MongoDB store is not available yet; use a SQLite path or sqlite:///abs/path.db"
-        )
+        return MongoStore(url)
     if scheme != "sqlite":
         raise ValueError(f"unknown store URL scheme {scheme!r} in {url!r}: use sqlite:// or a path")
     raw_path, _, query = rest.partition("?")

@@ -23,7 +23,6 @@ Mutations run one at a time in arrival order; actions run in parallel.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 
 from reactor.sync._codec import encode_server_message, encode_transition_frame
 from reactor.sync._messages import (
@@ -39,21 +38,17 @@ from reactor.sync._messages import (
     Mutation,
     MutationResponse,
     Ping,
-    QueryAdd,
     StateVersion,
 )
 from reactor.sync._outcome import Outcome
-from reactor.sync._session_queries import LocalFailure, Step, TrackedQuery, plan_transition
+from reactor.sync._session_calls import Calls
+from reactor.sync._session_queries import QuerySet
 from reactor.sync._session_types import (
     CheckAuth,
     Command,
     Identity,
     ResultView,
-    RunAction,
-    RunMutation,
     SessionLimits,
-    Subscribe,
-    Unsubscribe,
 )
 
 __all__ = ["FATAL_CLOSE_CODE", "SyncSession"]
@@ -70,23 +65,6 @@ def _reason(text: str) -> str:
     return text.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
 
 
-@dataclass(slots=True)
-class _Request:
-    message: Mutation
-    identity: Identity | None
-
-
-@dataclass(slots=True)
-class _Requests:
-    mutations: deque[_Request] = field(default_factory=deque)
-    mutation_running: int | None = None
-    actions_running: set[int] = field(default_factory=set)
-
-    def in_flight(self) -> int:
-        running = 0 if self.mutation_running is None else 1
-        return len(self.mutations) + running + len(self.actions_running)
-
-
 class SyncSession:
     """The protocol state of one connection. Not thread-safe; one per socket."""
 
@@ -98,16 +76,12 @@ class SyncSession:
         self._close: tuple[int, str] | None = None
         self._outbox: deque[str] = deque()
         self._commands: list[Command] = []
-        self._latest: dict[int, TrackedQuery] = {}
-        self._view: dict[int, TrackedQuery] = {}
-        self._steps: deque[Step] = deque()
-        self._query_set = 0
+        self._queries = QuerySet(self.limits.max_subscriptions)
+        self._calls = Calls(self.limits.max_in_flight)
         self._identity_version = 0
         self._identity: Identity | None = None
         self._auth_pending = False
         self._sent = StateVersion.initial()
-        self._tokens = 0
-        self._requests = _Requests()
         self._transition_due = False
         self._min_ts = 0
         self._last_send = now
@@ -164,11 +138,13 @@ class SyncSession:
         elif not self._connected:
             self.protocol_error(f"the first message must be Connect, got {type(msg).__name__}")
         elif isinstance(msg, ModifyQuerySet):
-            self._modify_query_set(msg)
-        elif isinstance(msg, Mutation):
-            self._mutation(msg)
-        elif isinstance(msg, Action):
-            self._action(msg)
+            error = self._queries.check(msg)
+            if error is not None:
+                self.protocol_error(error)
+            else:
+                self._commands += self._queries.modify(msg, self._identity, self._identity_version)
+        elif isinstance(msg, Mutation | Action):
+            self._call(msg)
         elif isinstance(msg, Authenticate):
             self._authenticate(msg)
         else:
@@ -184,7 +160,6 @@ class SyncSession:
     def _finish(self, code: int, reason: str) -> None:
         self._done = True
         self._close = (code, _reason(reason))
-        self._steps.clear()
         self._transition_due = False
 
     def _connect(self, msg: Connect, now_ms: float | None, latest_ts: int | None) -> None:
@@ -207,135 +182,45 @@ class SyncSession:
                 f"newer than this server's latest ts {latest_ts}",
             )
 
-    def _new_token(self) -> int:
-        self._tokens += 1
-        return self._tokens
-
-    def _modify_query_set(self, msg: ModifyQuerySet) -> None:
-        if msg.base_version != self._query_set:
-            self.protocol_error(
-                f"BaseVersionMismatch: ModifyQuerySet.baseVersion is {msg.base_version}, "
-                f"but the query set is at version {self._query_set}"
-            )
-            return
-        if msg.new_version <= msg.base_version:
-            self.protocol_error(
-                f"InvalidQuerySetVersion: newVersion {msg.new_version} must be greater "
-                f"than baseVersion {msg.base_version}"
-            )
-            return
-        present = set(self._latest)
-        for m in msg.modifications:
-            if isinstance(m, QueryAdd):
-                if m.query_id in present:
-                    self.protocol_error(f"DuplicateQueryId: query {m.query_id} is subscribed")
-                    return
-                present.add(m.query_id)
-            elif m.query_id in present:
-                present.remove(m.query_id)
-            else:
-                self.protocol_error(f"QueryNotFound: Remove of query {m.query_id}, not subscribed")
-                return
-        step = Step(msg.new_version, self._identity_version)
-        for m in msg.modifications:
-            if isinstance(m, QueryAdd):
-                step.adds.append(self._add(m))
-            else:
-                query = self._latest.pop(m.query_id)
-                self._drop(query)
-                step.removes.append(query)
-        self._query_set = msg.new_version
-        self._steps.append(step)
-
-    def _add(self, m: QueryAdd) -> TrackedQuery:
-        query = TrackedQuery(m.query_id, self._new_token(), m.udf_path, m.args, m.journal)
-        if m.component_path:
-            query.local = LocalFailure("componentPath is not supported by this server")
-        elif len(self._latest) >= self.limits.max_subscriptions:
-            query.local = LocalFailure(
-                f"TooManySubscriptions: a connection may hold at most "
-                f"{self.limits.max_subscriptions} subscriptions"
-            )
+    def _call(self, msg: Mutation | Action) -> None:
+        refusal = self._calls.refusal(msg.component_path)
+        if refusal is not None:
+            self._respond(isinstance(msg, Mutation), msg.request_id, Outcome(False, refusal))
+        elif isinstance(msg, Action):
+            self._commands.append(self._calls.action(msg, self._identity))
         else:
-            self._commands.append(
-                Subscribe(query.token, m.udf_path, m.args, m.journal, self._identity)
-            )
-        self._latest[m.query_id] = query
-        return query
-
-    def _drop(self, query: TrackedQuery) -> None:
-        query.removed = True
-        if query.local is None:
-            for token in (query.token, *query.next_tokens):
-                self._commands.append(Unsubscribe(token))
-        query.next_tokens.clear()
-
-    def _mutation(self, msg: Mutation) -> None:
-        refusal = self._refusal(msg.component_path)
-        if refusal is not None:
-            self._respond_mutation(msg.request_id, Outcome(False, refusal))
-            return
-        self._requests.mutations.append(_Request(msg, self._identity))
-        self._start_next_mutation()
-
-    def _action(self, msg: Action) -> None:
-        refusal = self._refusal(msg.component_path)
-        if refusal is not None:
-            self._respond_action(msg.request_id, Outcome(False, refusal))
-            return
-        self._requests.actions_running.add(msg.request_id)
-        self._commands.append(RunAction(msg.request_id, msg.udf_path, msg.args, self._identity))
-
-    def _refusal(self, component_path: str | None) -> str | None:
-        if component_path:
-            return "componentPath is not supported by this server"
-        if self._requests.in_flight() >= self.limits.max_in_flight:
-            return (
-                f"TooManyConcurrentRequests: a connection may have at most "
-                f"{self.limits.max_in_flight} mutations and actions in flight"
-            )
-        return None
-
-    def _start_next_mutation(self) -> None:
-        requests = self._requests
-        if requests.mutation_running is not None or not requests.mutations:
-            return
-        request = requests.mutations.popleft()
-        msg = request.message
-        requests.mutation_running = msg.request_id
-        assert self.session_id is not None
-        self._commands.append(
-            RunMutation(msg.request_id, msg.udf_path, msg.args, request.identity, self.session_id)
-        )
+            assert self.session_id is not None
+            command = self._calls.mutation(msg, self._identity, self.session_id)
+            if command is not None:
+                self._commands.append(command)
 
     def mutation_done(self, request_id: int, outcome: Outcome) -> None:
         """The running mutation finished (committed, replayed or failed)."""
-        if self._requests.mutation_running != request_id:
-            raise RuntimeError(f"mutation {request_id} is not the one running")
-        self._requests.mutation_running = None
+        command = self._calls.mutation_done(request_id)
         if not self._done:
-            self._respond_mutation(request_id, outcome)
-            self._start_next_mutation()
+            self._respond(True, request_id, outcome)
+            if command is not None:
+                self._commands.append(command)
 
     def action_done(self, request_id: int, outcome: Outcome) -> None:
-        self._requests.actions_running.discard(request_id)
+        self._calls.action_done(request_id)
         if not self._done:
-            self._respond_action(request_id, outcome)
+            self._respond(False, request_id, outcome)
 
-    def _respond_mutation(self, request_id: int, o: Outcome) -> None:
-        ts = o.ts if o.success else None
-        response = MutationResponse(request_id, o.success, o.value, ts, o.log_lines, o.error_data)
-        self._outbox.append(encode_server_message(response))
-        self._require_transition(ts or 0)
-
-    def _respond_action(self, request_id: int, o: Outcome) -> None:
-        response = ActionResponse(request_id, o.success, o.value, o.log_lines, o.error_data)
-        self._outbox.append(encode_server_message(response))
-        self._require_transition(0)
-
-    def _require_transition(self, ts: int) -> None:
+    def _respond(self, mutation: bool, request_id: int, o: Outcome) -> None:
+        """Queue the response; a Transition must follow it (PROTOCOL.md §6), after a
+        mutation with ts at least its commit ts."""
+        if mutation:
+            ts = o.ts if o.success else None
+            response = MutationResponse(
+                request_id, o.success, o.value, ts, o.log_lines, o.error_data
+            )
+            self._outbox.append(encode_server_message(response))
+            self._min_ts = max(self._min_ts, ts or 0)
+        else:
+            action = ActionResponse(request_id, o.success, o.value, o.log_lines, o.error_data)
+            self._outbox.append(encode_server_message(action))
         self._transition_due = True
-        self._min_ts = max(self._min_ts, ts)
 
     def _authenticate(self, msg: Authenticate) -> None:
         if msg.base_version != self._identity_version:
@@ -354,21 +239,11 @@ class SyncSession:
         if self._done:
             return
         self._identity_version += 1
-        changed = (dict(identity) if identity is not None else None) != (
-            dict(self._identity) if self._identity is not None else None
-        )
+        changed = _plain(identity) != _plain(self._identity)
         self._identity = identity
-        step = Step(self._query_set, self._identity_version)
-        if changed:
-            for query in self._latest.values():
-                if query.local is None:
-                    token = self._new_token()
-                    query.next_tokens.append(token)
-                    self._commands.append(
-                        Subscribe(token, query.udf_path, query.args, query.journal, identity)
-                    )
-                    step.rebinds.append((query, token))
-        self._steps.append(step)
+        self._commands += self._queries.change_identity(
+            identity, self._identity_version, rerun=changed
+        )
 
     def auth_failed(self, message: str) -> None:
         """The token was refused: AuthError as the last message, then close (§5.4)."""
@@ -383,34 +258,33 @@ class SyncSession:
 
     def next_frame(self, view: ResultView, now: float, *, wall_ns: int | None = None) -> str | None:
         """The next text frame to send, or None if there is nothing to send now."""
-        frame = self._next_frame(view, wall_ns)
-        if frame is None and not self._done and now >= self.ping_at:
-            frame = _PING
+        frame = self._outbox.popleft() if self._outbox else None
+        if frame is None and not self._done:
+            frame = self._transition(view, wall_ns)
+            if frame is None and now >= self.ping_at:
+                frame = _PING
         if frame is not None:
             self._last_send = now
         return frame
 
-    def _next_frame(self, view: ResultView, wall_ns: int | None) -> str | None:
-        if self._outbox:
-            return self._outbox.popleft()
-        if self._done:
-            return None
+    def _transition(self, view: ResultView, wall_ns: int | None) -> str | None:
         ts = view.ts
         if ts < self._sent.ts:
             return None  # a view never goes back; refuse rather than break the chain
-        plan = plan_transition(self._view, self._steps, view)
+        plan = self._queries.plan(view)
         if plan is None:
             return None  # a result is still being computed
         due = self._transition_due and ts >= self._min_ts
         if not (plan.steps or plan.fragments or due):
             return None
-        end = self._sent
-        for _ in range(plan.steps):
-            step = self._steps.popleft()
-            end = StateVersion(step.query_set, step.identity, end.ts)
-            self._commands.extend(Unsubscribe(token) for token in step.apply(self._view))
-        plan.commit()
-        end = StateVersion(end.query_set, end.identity, ts)
+        last, released = self._queries.apply(plan)
+        self._commands += released
+        query_set, identity = (
+            (last.query_set, last.identity)
+            if last is not None
+            else (self._sent.query_set, self._sent.identity)
+        )
+        end = StateVersion(query_set, identity, ts)
         frame = encode_transition_frame(self._sent, end, plan.fragments, self._clock_skew, wall_ns)
         self._sent = end
         if due:
@@ -418,4 +292,9 @@ class SyncSession:
         return frame
 
     def __repr__(self) -> str:
-        return f"SyncSession({self.session_id!r}, sent={self._sent}, queries={len(self._latest)})"
+        queries = len(self._queries.latest)
+        return f"SyncSession({self.session_id!r}, sent={self._sent}, queries={queries})"
+
+
+def _plain(identity: Identity | None) -> dict[str, object] | None:
+    return dict(identity) if identity is not None else None

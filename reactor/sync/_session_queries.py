@@ -8,14 +8,23 @@ result, so one Transition can carry all of them at one timestamp.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reactor.sync._codec import encode_query_failed_fragment, encode_query_removed_fragment
-from reactor.sync._session_types import ResultLike, ResultView
+from reactor.sync._messages import ModifyQuerySet, QueryAdd
+from reactor.sync._session_types import (
+    Command,
+    Identity,
+    ResultLike,
+    ResultView,
+    Subscribe,
+    Unsubscribe,
+)
 
-__all__ = ["LocalFailure", "Plan", "Step", "TrackedQuery", "plan_transition"]
+__all__ = ["LocalFailure", "Plan", "QuerySet", "Step", "TrackedQuery", "plan_transition"]
 
 
 class LocalFailure:
@@ -81,7 +90,7 @@ class Step:
 @dataclass(slots=True)
 class Plan:
     steps: int
-    """How many pending steps the Transition applies."""
+    """How many pending steps the Transition applies (the first ones)."""
     fragments: list[bytes]
     updates: list[tuple[TrackedQuery, ResultLike]]
 
@@ -127,3 +136,118 @@ def plan_transition(
             fragments.append(result.fragment(q.query_id))
             updates.append((q, result))
     return Plan(len(ready), fragments, updates)
+
+
+class QuerySet:
+    """The client's queries, as its messages left them (``latest``: what it asked
+    for) and as the last Transition showed them (``shown``), with the steps
+    between the two."""
+
+    def __init__(self, max_subscriptions: int) -> None:
+        self.max_subscriptions = max_subscriptions
+        self.version = 0
+        """The last ``newVersion`` received."""
+        self.latest: dict[int, TrackedQuery] = {}
+        self.shown: dict[int, TrackedQuery] = {}
+        self.steps: deque[Step] = deque()
+        self._tokens = 0
+
+    def _new_token(self) -> int:
+        self._tokens += 1
+        return self._tokens
+
+    def check(self, msg: ModifyQuerySet) -> str | None:
+        """The protocol violation in ``msg``, if any (PROTOCOL.md §4.2)."""
+        if msg.base_version != self.version:
+            return (
+                f"BaseVersionMismatch: ModifyQuerySet.baseVersion is {msg.base_version}, "
+                f"but the query set is at version {self.version}"
+            )
+        if msg.new_version <= msg.base_version:
+            return (
+                f"InvalidQuerySetVersion: newVersion {msg.new_version} must be greater "
+                f"than baseVersion {msg.base_version}"
+            )
+        present = set(self.latest)
+        for m in msg.modifications:
+            if isinstance(m, QueryAdd):
+                if m.query_id in present:
+                    return f"DuplicateQueryId: query {m.query_id} is subscribed"
+                present.add(m.query_id)
+            elif m.query_id in present:
+                present.remove(m.query_id)
+            else:
+                return f"QueryNotFound: Remove of query {m.query_id}, not subscribed"
+        return None
+
+    def modify(
+        self, msg: ModifyQuerySet, identity: Identity | None, identity_version: int
+    ) -> list[Command]:
+        """Take a checked ``ModifyQuerySet``; return the subscriptions to start and stop."""
+        commands: list[Command] = []
+        step = Step(msg.new_version, identity_version)
+        for m in msg.modifications:
+            if isinstance(m, QueryAdd):
+                step.adds.append(self._add(m, identity, commands))
+            else:
+                query = self.latest.pop(m.query_id)
+                self._drop(query, commands)
+                step.removes.append(query)
+        self.version = msg.new_version
+        self.steps.append(step)
+        return commands
+
+    def _add(self, m: QueryAdd, identity: Identity | None, commands: list[Command]) -> TrackedQuery:
+        query = TrackedQuery(m.query_id, self._new_token(), m.udf_path, m.args, m.journal)
+        if m.component_path:
+            query.local = LocalFailure("componentPath is not supported by this server")
+        elif len(self.latest) >= self.max_subscriptions:
+            query.local = LocalFailure(
+                f"TooManySubscriptions: a connection may hold at most "
+                f"{self.max_subscriptions} subscriptions"
+            )
+        else:
+            commands.append(Subscribe(query.token, m.udf_path, m.args, m.journal, identity))
+        self.latest[m.query_id] = query
+        return query
+
+    @staticmethod
+    def _drop(query: TrackedQuery, commands: list[Command]) -> None:
+        # Its results are never read again (a removed query needs none), so its
+        # subscriptions can go now, before the Remove is shown to the client.
+        query.removed = True
+        if query.local is None:
+            commands.extend(Unsubscribe(token) for token in (query.token, *query.next_tokens))
+        query.next_tokens.clear()
+
+    def change_identity(
+        self, identity: Identity | None, identity_version: int, *, rerun: bool
+    ) -> list[Command]:
+        """A step to the new identity version; with ``rerun``, every query is
+        subscribed again under the new identity (shown once all have results)."""
+        commands: list[Command] = []
+        step = Step(self.version, identity_version)
+        if rerun:
+            for query in self.latest.values():
+                if query.local is None:
+                    token = self._new_token()
+                    query.next_tokens.append(token)
+                    commands.append(
+                        Subscribe(token, query.udf_path, query.args, query.journal, identity)
+                    )
+                    step.rebinds.append((query, token))
+        self.steps.append(step)
+        return commands
+
+    def plan(self, view: ResultView) -> Plan | None:
+        return plan_transition(self.shown, self.steps, view)
+
+    def apply(self, plan: Plan) -> tuple[Step | None, list[Command]]:
+        """Show the plan's steps to the client; return the last one and what to release."""
+        last: Step | None = None
+        commands: list[Command] = []
+        for _ in range(plan.steps):
+            last = self.steps.popleft()
+            commands.extend(Unsubscribe(token) for token in last.apply(self.shown))
+        plan.commit()
+        return last, commands

@@ -1,9 +1,7 @@
 """Live queries shared by every client, kept valid at one timestamp: ``processed_ts``.
 
-A live query is keyed by (path, canonical args, pagination journal, identity)
-and shared by every subscriber asking for it; once a run shows the query did
-not read ``ctx.auth``, the identity drops out of its key and one result serves
-every user. Its read set is registered in a ``SubscriptionIndex``.
+A live query is shared by every client asking for the same thing (see
+``_live_query``); its read set is registered in a ``SubscriptionIndex``.
 
 How consistency across queries is guaranteed (ARCHITECTURE.md decision 5):
 
@@ -35,22 +33,15 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-import orjson
-
-from reactor.engine import CommitNotice, Engine, FunctionResult, ReadSet, SubscriptionIndex
+from reactor.engine import CommitNotice, Engine, FunctionResult
 from reactor.errors import ReactorError
-from reactor.functions import function_path
-from reactor.sync._query_result import QueryResult, query_result
+from reactor.sync._live_query import ANY_IDENTITY, LiveQuery, LiveRegistry, Subscription
 from reactor.sync._snapshots import NoticeLog, SharedSnapshot
-from reactor.values import convex_to_json
 
 __all__ = ["LiveQueries", "QueryAtTsError", "Subscription"]
 
 log = logging.getLogger("reactor.sync")
 
-QueryKey = tuple[str, bytes, str | None, bytes]
-"""(path, canonical args JSON, journal asked for, identity JSON or ``ANY_IDENTITY``)."""
-ANY_IDENTITY = b"*"
 RunHook = Callable[[FunctionResult], None]
 
 
@@ -58,51 +49,9 @@ class QueryAtTsError(ReactorError):
     """A query at a timestamp cannot be answered from the latest snapshot."""
 
 
-def _identity_key(identity: Mapping[str, Any] | None) -> bytes:
-    return orjson.dumps(
-        dict(identity) if identity is not None else None, option=orjson.OPT_SORT_KEYS
-    )
-
-
-class _Live:
-    """One shared live query."""
-
-    __slots__ = ("args", "dead", "identity", "journal", "key", "path", "result", "subscriptions")
-
-    def __init__(
-        self, key: QueryKey, args: dict[str, Any], identity: Mapping[str, Any] | None
-    ) -> None:
-        self.key = key
-        self.path = key[0]
-        self.args = args
-        self.identity = identity
-        self.journal = key[2]
-        """Passed to every run: after the first, the page end it pinned."""
-        self.result: QueryResult | None = None
-        self.subscriptions: set[Subscription] = set()
-        self.dead = False
-
-
-class Subscription:
-    """One client's hold on a live query (what ``LiveQueries.subscribe`` returns)."""
-
-    __slots__ = ("_live", "identity", "identity_key", "on_change")
-
-    def __init__(
-        self, live: _Live, identity: Mapping[str, Any] | None, on_change: Callable[[], None]
-    ) -> None:
-        self._live = live
-        self.identity = identity
-        self.identity_key = _identity_key(identity)
-        self.on_change = on_change
-
-    @property
-    def result(self) -> QueryResult | None:
-        """The latest result, valid at ``LiveQueries.processed_ts``; None until the first."""
-        return self._live.result
-
-
 class LiveQueries:
+    """The live queries of one engine. Also a ``ResultView``'s clock: ``ts``."""
+
     def __init__(
         self,
         engine: Engine,
@@ -113,16 +62,17 @@ class LiveQueries:
         history: int = 1024,
     ) -> None:
         self._engine = engine
-        self._dev_errors = dev_errors
         self._on_run = on_run
         self._concurrency = concurrency
         self._history = history
-        self._live: dict[QueryKey, _Live] = {}
-        self._index: SubscriptionIndex[_Live] = SubscriptionIndex()
+        self._registry = LiveRegistry(
+            lambda live: self._spawn(self._first_run(live)), dev_errors=dev_errors
+        )
         self._log = NoticeLog(0, history=history)
         self._current: SharedSnapshot | None = None
         self._next: SharedSnapshot | None = None
-        self._refresh_everything = False
+        self._refresh_everything: list[asyncio.Future[None]] = []
+        """``refresh_all`` callers waiting for the next refresh, which re-runs all."""
         self._wake = asyncio.Event()
         self._waiters: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -175,14 +125,20 @@ class LiveQueries:
         return self._current
 
     def stats(self) -> dict[str, int]:
+        index = self._registry.index
         return {
-            "live_queries": len(self._live),
-            "indexed": len(self._index),
-            "intervals": self._index.interval_count(),
+            "live_queries": len(self._registry.by_key),
+            "indexed": len(index),
+            "intervals": index.interval_count(),
             "log": len(self._log),
             "tasks": len(self._tasks),
             "waiters": len(self._waiters),
         }
+
+    async def settle(self) -> None:
+        """Wait until no first run is in flight (tests use it to check for leaks)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- subscribing -------------------------------------------------------------
 
@@ -195,36 +151,13 @@ class LiveQueries:
         identity: Mapping[str, Any] | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> Subscription:
-        """Hold a live query; ``on_change`` is called when its result changes."""
-        try:
-            path = function_path(udf_path)
-        except TypeError:
-            path = udf_path  # the run reports the bad path as the query's error
-        args_key = orjson.dumps(convex_to_json(args), option=orjson.OPT_SORT_KEYS)
-        identity_key = _identity_key(identity)
-        live = self._live.get((path, args_key, journal, ANY_IDENTITY)) or self._live.get(
-            (path, args_key, journal, identity_key)
-        )
-        if live is None:
-            live = _Live((path, args_key, journal, identity_key), args, identity)
-            self._live[live.key] = live
-            self._spawn(self._first_run(live))
-        subscription = Subscription(live, identity, on_change)
-        live.subscriptions.add(subscription)
-        return subscription
+        """Hold a live query; ``on_change`` is called when its result changes (and
+        when its first result arrives, unless it already had one)."""
+        return self._registry.subscribe(udf_path, args, journal, identity, on_change)
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        live = subscription._live
-        live.subscriptions.discard(subscription)
-        if not live.subscriptions:
-            self._drop(live)
-
-    def _drop(self, live: _Live) -> None:
-        live.dead = True
-        if self._live.get(live.key) is live:
-            del self._live[live.key]
-        if live in self._index:
-            self._index.remove(live)
+        """Let go; the live query is dropped with its last subscriber."""
+        self._registry.unsubscribe(subscription)
 
     def wait_for_ts(self, ts: int, callback: Callable[[], None]) -> bool:
         """True if ``processed_ts >= ts`` already; else call ``callback`` once it is."""
@@ -232,6 +165,17 @@ class LiveQueries:
             return True
         heapq.heappush(self._waiters, (ts, next(self._seq), callback))
         return False
+
+    async def wait_processed(self, ts: int) -> None:
+        """Wait until ``processed_ts >= ts`` (every commit up to ``ts`` is reflected)."""
+        done = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        if not self.wait_for_ts(ts, wake):
+            await done
 
     def _wake_waiters(self, *, force: bool = False) -> None:
         ts = self._current.ts if self._current is not None else 0
@@ -245,10 +189,7 @@ class LiveQueries:
 
     # -- running -----------------------------------------------------------------
 
-    async def _run(self, live: _Live, snapshot: SharedSnapshot) -> FunctionResult:
-        return await self._run_on(snapshot, live.path, live.args, live.identity, live.journal)
-
-    async def _run_on(
+    async def _run(
         self,
         snapshot: SharedSnapshot,
         path: str,
@@ -272,83 +213,27 @@ class LiveQueries:
                 log.exception("the on_run hook failed")
         return result
 
-    async def _until(self, ts: int) -> None:
-        """Wait until ``processed_ts >= ts``."""
-        done = asyncio.get_running_loop().create_future()
+    async def _run_live(self, live: LiveQuery, snapshot: SharedSnapshot) -> FunctionResult:
+        return await self._run(snapshot, live.path, live.args, live.identity, live.journal)
 
-        def wake() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        if not self.wait_for_ts(ts, wake):
-            await done
-
-    async def _first_run(self, live: _Live) -> None:
+    async def _first_run(self, live: LiveQuery) -> None:
         while not live.dead:
             snapshot = self._snapshot()
-            result = await self._run(live, snapshot)
+            result = await self._run_live(live, snapshot)
             if live.dead:
                 return
             # Commits after the snapshot were stabbed against the index without
             # this query in it: check them here, up to the newest one logged. If
             # one touched it, run again once the refresher has moved past it.
             if self._log.touched(result.read_set, after=snapshot.ts):
-                await self._until(self._log.latest_ts)
+                await self.wait_processed(self._log.latest_ts)
                 continue
-            self._publish(live, result)
+            self._registry.publish(live, result)
             if not result.identity_read and live.key[3] != ANY_IDENTITY:
-                live = self._rekey(live, ANY_IDENTITY)
+                live = self._registry.share(live)
             for subscription in list(live.subscriptions):
                 subscription.on_change()
             return
-
-    def _publish(self, live: _Live, result: FunctionResult) -> bool:
-        """Swap in a result; True if what clients see changed."""
-        previous = live.result
-        live.result = query_result(result, previous, dev_errors=self._dev_errors)
-        if result.journal is not None:
-            live.journal = result.journal
-        self._index.add(live, result.read_set if result.read_set is not None else ReadSet())
-        return live.result is not previous
-
-    def _rekey(self, live: _Live, identity_key: bytes) -> _Live:
-        """File ``live`` under another identity key, merging into an equal live query."""
-        key = (*live.key[:3], identity_key)
-        other = self._live.get(key)
-        if other is not None and other is not live:
-            for subscription in live.subscriptions:
-                subscription._live = other
-                other.subscriptions.add(subscription)
-            live.subscriptions.clear()
-            self._drop(live)
-            return other
-        if self._live.get(live.key) is live:
-            del self._live[live.key]
-        live.key = key
-        self._live[key] = live
-        return live
-
-    def _split(self, live: _Live) -> _Live | None:
-        """A query shared across identities read ``ctx.auth`` after all. Every other
-        identity's subscribers move to a live query of their own, computed afresh
-        (their sessions hold back Transitions until it has a result). Returns the
-        live query that keeps this run's result, if any."""
-        own = _identity_key(live.identity)
-        for subscription in [s for s in live.subscriptions if s.identity_key != own]:
-            live.subscriptions.discard(subscription)
-            key = (*live.key[:3], subscription.identity_key)
-            target = self._live.get(key)
-            if target is None:
-                target = _Live(key, live.args, subscription.identity)
-                self._live[key] = target
-                self._spawn(self._first_run(target))
-            subscription._live = target
-            target.subscriptions.add(subscription)
-        if not live.subscriptions:
-            self._drop(live)
-            return None
-        kept = self._rekey(live, own)
-        return kept if kept is live else None
 
     # -- commits -----------------------------------------------------------------
 
@@ -363,20 +248,23 @@ class LiveQueries:
         if self._stopped:
             await snapshot.retire()
             return
+        await self._hand_over(snapshot)
+
+    async def _hand_over(self, snapshot: SharedSnapshot) -> None:
         previous, self._next = self._next, snapshot
         if previous is not None:
-            await previous.retire()  # superseded: the next refresh covers both batches
+            await previous.retire()  # superseded: the next refresh covers both
         self._wake.set()
 
     async def refresh_all(self) -> None:
-        """Re-run every live query (after ``engine.reload`` swaps the app's code)."""
+        """Re-run every live query (after ``engine.reload`` swaps the app's code);
+        return once the new results are published."""
+        done = asyncio.get_running_loop().create_future()
+        self._refresh_everything.append(done)
         async with self._engine.committer.exclusive():
             snapshot = SharedSnapshot(await self._engine.store.snapshot())
-        previous, self._next = self._next, snapshot
-        if previous is not None:
-            await previous.retire()
-        self._refresh_everything = True
-        self._wake.set()
+        await self._hand_over(snapshot)
+        await done
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -388,36 +276,41 @@ class LiveQueries:
 
     async def _refresh(self, target: SharedSnapshot) -> None:
         current = self._snapshot()
-        if self._refresh_everything:
-            self._refresh_everything = False
-            stale = set(self._live.values())
+        registry = self._registry
+        forced, self._refresh_everything = self._refresh_everything, []
+        if forced:
+            stale = set(registry.by_key.values())
         else:
-            stale = self._index.stab(self._log.written(current.ts, target.ts))
-        stale = {live for live in stale if live.result is not None and not live.dead}
+            stale = registry.index.stab(self._log.written(current.ts, target.ts))
         semaphore = asyncio.Semaphore(self._concurrency)
 
-        async def rerun(live: _Live) -> tuple[_Live, FunctionResult]:
+        async def rerun(live: LiveQuery) -> tuple[LiveQuery, FunctionResult]:
             async with semaphore:
-                return live, await self._run(live, target)
+                return live, await self._run_live(live, target)
 
-        results = await asyncio.gather(*(rerun(live) for live in stale))
-        # Everything below up to the awaits is synchronous: results and
-        # processed_ts change together, never visible half-done.
-        changed: list[_Live] = []
+        # Only published queries: a first run checks the log for itself.
+        results = await asyncio.gather(
+            *(rerun(live) for live in stale if live.result is not None and not live.dead)
+        )
+        # From here to the awaits all is synchronous: results and processed_ts
+        # change together, never visible half-done.
+        changed: list[LiveQuery] = []
         for live, result in results:
-            kept: _Live | None = live
+            kept: LiveQuery | None = live
             if live.dead:
                 continue
             if result.identity_read and live.key[3] == ANY_IDENTITY:
-                kept = self._split(live)
-            if kept is not None and self._publish(kept, result):
+                kept = registry.split(live)
+            if kept is not None and registry.publish(kept, result):
                 changed.append(kept)
         self._current = target
         self.refreshes += 1
-        callbacks = {s.on_change for live in changed for s in live.subscriptions}
-        for callback in callbacks:
+        for callback in {s.on_change for live in changed for s in live.subscriptions}:
             callback()
         self._wake_waiters()
+        for future in forced:
+            if not future.done():
+                future.set_result(None)
         # First runs still reading an older snapshot check the log from there;
         # if it is gone they conservatively run again.
         self._log.trim(current.ts if current.in_use else target.ts)
@@ -437,7 +330,7 @@ class LiveQueries:
             )
         if not self._log.covers(ts):
             raise QueryAtTsError(f"ts {ts} is too old: this server keeps recent commits only")
-        result = await self._run_on(snapshot, udf_path, args, identity, None)
+        result = await self._run(snapshot, udf_path, args, identity, None)
         if self._log.touched(result.read_set, after=ts, upto=snapshot.ts):
             raise QueryAtTsError(
                 f"the result of {udf_path} changed after ts {ts}: query again at a newer ts"

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 import jwt
 import pytest
-
 from auth_helpers import APP_ID, Clock, Issuer, MakeAuth, SigningKey, jwks_of
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from auth_helpers import APP_ID, Clock, Issuer, MakeAuth, SigningKey
+from cryptography.hazmat.primitives import serialization
 
 from reactor.auth import Authenticator
 from reactor.errors import AuthError
@@ -45,7 +45,9 @@ def custom_auth(issuer: Issuer, make_auth: MakeAuth) -> Authenticator:
 
 
 @pytest.fixture(params=["oidc", "customJwt"])
-def either_auth(request: pytest.FixtureRequest, issuer: Issuer, make_auth: MakeAuth) -> Authenticator:
+def either_auth(
+    request: pytest.FixtureRequest, issuer: Issuer, make_auth: MakeAuth
+) -> Authenticator:
     """The same check against both provider kinds."""
     return make_auth([_oidc(issuer) if request.param == "oidc" else _custom(issuer)])
 
@@ -84,7 +86,9 @@ async def test_unknown_issuer(
     assert issuer.counts == {}  # nothing fetched for an issuer nobody configured
 
 
-async def test_no_providers_configured(make_auth: MakeAuth, issuer: Issuer, rsa_key: SigningKey) -> None:
+async def test_no_providers_configured(
+    make_auth: MakeAuth, issuer: Issuer, rsa_key: SigningKey
+) -> None:
     auth = make_auth([])
     await refused(auth, rsa_key.sign(issuer.claims()), "unknown issuer", "configured issuers: none")
 
@@ -106,9 +110,7 @@ async def test_tampered_payload(
     await refused(oidc_auth, forged, "invalid token signature")
 
 
-async def test_expired(
-    either_auth: Authenticator, issuer: Issuer, rsa_key: SigningKey
-) -> None:
+async def test_expired(either_auth: Authenticator, issuer: Issuer, rsa_key: SigningKey) -> None:
     auth = either_auth
     token = rsa_key.sign(issuer.claims(iat=1_000_000_000, exp=1_000_000_600))
     await refused(auth, token, "token expired at 2001-09-09T")
@@ -179,7 +181,7 @@ async def test_badly_typed_claim(
 
 
 async def test_alg_none(oidc_auth: Authenticator, issuer: Issuer) -> None:
-    token = jwt.encode(issuer.claims(), None, algorithm="none")
+    token = jwt.encode(issuer.claims(), "", algorithm="none")
     await refused(oidc_auth, token, "token algorithm 'none' is not allowed")
 
 
@@ -203,9 +205,7 @@ async def test_custom_jwt_other_algorithm(
     custom_auth: Authenticator, issuer: Issuer, ec_key: SigningKey
 ) -> None:
     # ES256 is a fine algorithm, but this provider is configured for RS256 only.
-    await refused(
-        custom_auth, ec_key.sign(issuer.claims()), "'ES256' is not allowed", "'RS256'"
-    )
+    await refused(custom_auth, ec_key.sign(issuer.claims()), "'ES256' is not allowed", "'RS256'")
 
 
 async def test_kid_of_wrong_key_type(
@@ -216,7 +216,9 @@ async def test_kid_of_wrong_key_type(
     await refused(oidc_auth, token, "can verify an ES256 token")
 
 
-async def test_unknown_kid(oidc_auth: Authenticator, issuer: Issuer, rotated_key: SigningKey) -> None:
+async def test_unknown_kid(
+    oidc_auth: Authenticator, issuer: Issuer, rotated_key: SigningKey
+) -> None:
     await refused(oidc_auth, rotated_key.sign(issuer.claims()), "no signing key with kid 'rsa-2'")
 
 

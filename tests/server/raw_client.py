@@ -29,7 +29,8 @@ class RawClient:
         self.results: dict[int, Any] = {}
         self.query_set = 0
         self.next_request = 0
-        self.pending: list[dict[str, Any]] = []
+        self.received = 0
+        self.backlog: list[tuple[int, dict[str, Any]]] = []
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -64,43 +65,49 @@ class RawClient:
     async def send(self, message: dict[str, Any] | str) -> None:
         await self.ws.send(message if isinstance(message, str) else orjson.dumps(message).decode())
 
-    async def recv(self, *, skip_pings: bool = True) -> dict[str, Any]:
-        """The next message (from what was set aside first)."""
-        if self.pending:
-            return self.pending.pop(0)
+    async def _pump(self, skip_pings: bool = True) -> None:
+        """Read one message. Transitions are applied on arrival, as a client does."""
         while True:
             message = orjson.loads(await self.ws.recv())
             if not (skip_pings and message["type"] == "Ping"):
-                return message
+                break
+        if message["type"] == "Transition":
+            self._apply(message)
+        self.received += 1
+        self.backlog.append((self.received, message))
+
+    async def _take(self, kind: str | None, skip_pings: bool = True) -> tuple[int, dict[str, Any]]:
+        while True:
+            for i, (seq, message) in enumerate(self.backlog):
+                if kind is None or message["type"] == kind:
+                    del self.backlog[i]
+                    return seq, message
+            await self._pump(skip_pings)
+
+    async def recv(self, *, skip_pings: bool = True) -> dict[str, Any]:
+        """The oldest message not yet taken."""
+        return (await self._take(None, skip_pings))[1]
 
     async def expect(self, kind: str) -> dict[str, Any]:
-        """The next message of ``kind``; others are set aside for ``recv``."""
-        for i, message in enumerate(self.pending):
-            if message["type"] == kind:
-                return self._handle(self.pending.pop(i))
-        while True:
-            message = await self.recv()
-            if message["type"] == kind:
-                return self._handle(message)
-            self.pending.append(message)
-
-    def _handle(self, message: dict[str, Any]) -> dict[str, Any]:
-        if message["type"] == "Transition":
-            assert message["startVersion"] == self.version, (message["startVersion"], self.version)
-            end = message["endVersion"]
-            assert b64_to_u64(end["ts"]) >= self.ts
-            self.version = end
-            for m in message["modifications"]:
-                if m["type"] == "QueryUpdated":
-                    self.results[m["queryId"]] = json_to_convex(m["value"])
-                elif m["type"] == "QueryFailed":
-                    self.results[m["queryId"]] = ("error", m["errorMessage"])
-                else:
-                    self.results.pop(m["queryId"], None)
-        return message
+        """The oldest message of ``kind`` not yet taken; others stay for later."""
+        return (await self._take(kind))[1]
 
     async def transition(self) -> dict[str, Any]:
         return await self.expect("Transition")
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        # What every official client checks (PROTOCOL.md §6).
+        assert message["startVersion"] == self.version, (message["startVersion"], self.version)
+        end = message["endVersion"]
+        assert b64_to_u64(end["ts"]) >= self.ts
+        self.version = end
+        for m in message["modifications"]:
+            if m["type"] == "QueryUpdated":
+                self.results[m["queryId"]] = json_to_convex(m["value"])
+            elif m["type"] == "QueryFailed":
+                self.results[m["queryId"]] = ("error", m["errorMessage"])
+            else:
+                self.results.pop(m["queryId"], None)
 
     async def modify(self, *modifications: dict[str, Any]) -> None:
         await self.send(
@@ -146,13 +153,17 @@ class RawClient:
     async def mutation(
         self, path: str, args: Any = None, *, request_id: int | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Send a mutation; return its response and the Transition that covers it
-        (which must come after the response, with ts >= the commit ts)."""
-        await self.request("Mutation", path, args, request_id=request_id)
-        response = await self.expect("MutationResponse")
-        assert not any(m["type"] == "Transition" for m in self.pending), "Transition before response"
+        """Send a mutation; return its response and the Transition that resolves it:
+        one that arrived after the response, with ts >= the commit ts (§6)."""
+        request_id = await self.request("Mutation", path, args, request_id=request_id)
         while True:
-            transition = await self.transition()
+            after, response = await self._take("MutationResponse")
+            if response["requestId"] == request_id:
+                break
+        while True:
+            seq, transition = await self._take("Transition")
+            if seq < after:
+                continue  # came before the response: cannot resolve it
             if response["ts"] is None or b64_to_u64(transition["endVersion"]["ts"]) >= b64_to_u64(
                 response["ts"]
             ):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reactor.storage import SqliteStore, Store, open_store
+from reactor.storage import MongoStore, SqliteStore, Store, open_store
 
 
 def sqlite(store: Store) -> SqliteStore:
@@ -43,10 +43,16 @@ def test_relative_sqlite_url_is_refused() -> None:
         open_store("sqlite://data/app.db")
 
 
-def test_mongodb_is_not_available_yet() -> None:
-    for url in ("mongodb://localhost:27017/app", "mongodb+srv://cluster.example/app"):
-        with pytest.raises(NotImplementedError, match="not available yet"):
-            open_store(url)
+def test_mongodb_urls() -> None:
+    for url in ("mongodb://localhost:27017/app", "mongodb+srv://cluster.example/app?w=1"):
+        store = open_store(url)
+        assert isinstance(store, MongoStore)
+        assert (store.url, store.database, store.shared) == (url, "app", True)
+    # No database in the URL: "reactor".
+    for url in ("mongodb://h1,h2/?replicaSet=rs0", "mongodb://localhost"):
+        store = open_store(url)
+        assert isinstance(store, MongoStore)
+        assert store.database == "reactor"
 
 
 def test_unknown_schemes_and_empty_urls() -> None:

@@ -37,10 +37,10 @@ async def send(ctx, args):
     return await ctx.db.insert("messages", args)
 
 
-@mutation(args={"code": v.string()})
+@mutation(args={"code": v.optional(v.string())})
 async def fail(ctx, args):
     await ctx.db.insert("messages", {"channel": "never", "body": "rolled back"})
-    raise ConvexError({"code": args["code"]})
+    raise ConvexError({"code": args.get("code", "BAD")})
 
 
 @mutation
@@ -56,7 +56,7 @@ async def broken(ctx, args):
 @query
 async def chatty(ctx, args):
     print("hello from a query")
-    logging.getLogger("app").info("info line")
+    logging.getLogger("app").warning("careful")
     return "ok"
 
 
@@ -78,3 +78,27 @@ async def secret(ctx, args):
 @query
 async def whoami(ctx, args):
     return await ctx.auth.get_user_identity()
+
+
+@query(args={"channel": v.string(), "paginationOpts": pagination_opts_validator})
+async def page_desc(ctx, args):
+    return await (
+        ctx.db.query("messages")
+        .with_index("by_channel", lambda r: r.eq("channel", args["channel"]))
+        .order("desc")
+        .paginate(args["paginationOpts"])
+    )
+
+
+@query
+async def greeting(ctx, args):
+    """Reads the identity only once the "auth" channel has a message."""
+    gate = (
+        await ctx.db.query("messages")
+        .with_index("by_channel", lambda r: r.eq("channel", "auth"))
+        .first()
+    )
+    if gate is None:
+        return "hello"
+    identity = await ctx.auth.get_user_identity()
+    return f"hello {identity['subject'] if identity else 'stranger'}"

@@ -1,0 +1,5 @@
+"""``python -m reactor``: the reactor command line."""
+
+from reactor.cli import main
+
+main()

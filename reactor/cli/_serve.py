@@ -1,0 +1,89 @@
+"""``reactor serve`` and ``reactor dev``: run an app under uvicorn.
+
+``dev`` also watches the app folder and reloads functions and schema in
+place: connections stay open and subscribed clients get fresh results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from reactor.cli._client import fail
+from reactor.errors import ReactorError
+
+console = Console(stderr=True)
+log = logging.getLogger("reactor.cli")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+    )
+
+
+def serve(app_dir: Path, *, host: str, port: int, db: str | None, reload: bool) -> None:
+    _configure_logging()
+    app_dir = app_dir.resolve()
+    if not (app_dir / "functions").is_dir() and not (app_dir / "schema.py").is_file():
+        fail(f"{app_dir} is not an app: it has neither functions/ nor schema.py")
+    try:
+        asyncio.run(_serve(app_dir, host=host, port=port, db=db, reload=reload))
+    except KeyboardInterrupt:
+        pass
+    except (ReactorError, OSError) as exc:
+        fail(str(exc))
+
+
+async def _serve(app_dir: Path, *, host: str, port: int, db: str | None, reload: bool) -> None:
+    import uvicorn
+
+    from reactor.server import create_server
+
+    server = create_server(app_dir, db=db)
+    config = server.uvicorn_config(host=host, port=port)
+    runner = uvicorn.Server(config)
+    watcher: asyncio.Task[None] | None = None
+    await server.start()
+    try:
+        console.print(
+            f"[bold green]reactor[/bold green] serving [bold]{app_dir}[/bold] "
+            f"at http://{host}:{port} (store: {server.engine.store.url})"
+            + (" — reloading on change" if reload else ""),
+            highlight=False,
+        )
+        if reload:
+            watcher = asyncio.create_task(_watch(app_dir, server))
+        await runner.serve()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await server.stop()
+
+
+async def _watch(app_dir: Path, server: object) -> None:
+    import watchfiles
+
+    from reactor.functions import load_app
+
+    def relevant(change: watchfiles.Change, path: str) -> bool:
+        return path.endswith(".py") and "/.reactor/" not in path and "__pycache__" not in path
+
+    async for changes in watchfiles.awatch(app_dir, watch_filter=relevant):
+        names = sorted({Path(p).name for _, p in changes})
+        try:
+            app = load_app(app_dir)
+            await server.reload(app)  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.error("reload failed, still serving the previous version: %s", exc)
+        else:
+            log.info("reloaded after changes to %s", ", ".join(names))

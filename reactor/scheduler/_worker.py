@@ -1,0 +1,363 @@
+"""``SchedulerWorker``: runs due jobs and crons in the background of an engine.
+
+One loop finds due work, starts it as tasks (at most ``concurrency`` at a
+time) and sleeps until the next due time. A commit that touches
+``_scheduled_functions`` or ``_cron_jobs`` wakes it early, so a job scheduled
+for now (or earlier than the one it waits for) starts at once. What each run
+guarantees (exactly once, at most once) is ``_runner``'s business; the loop
+only keeps two runs of the same job or cron from being started side by side
+in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from reactor.engine._committer import CommitNotice
+from reactor.engine._database import SystemWriter
+from reactor.engine._results import FunctionResult
+from reactor.functions import App
+from reactor.scheduler._clock import Clock, SystemClock
+from reactor.scheduler._cron_state import (
+    CRONS,
+    read_crons,
+    recover_crons,
+    run_cron,
+    skip_busy_cron,
+    sync_crons,
+)
+from reactor.scheduler._jobs import (
+    BY_COMPLETED,
+    BY_STATE,
+    INTERRUPTED,
+    SCHEDULED,
+    in_transaction,
+    transition,
+)
+from reactor.scheduler._runner import run_scheduled_job
+
+if TYPE_CHECKING:
+    from reactor.engine import Engine
+
+__all__ = ["SchedulerWorker"]
+
+log = logging.getLogger("reactor.scheduler")
+
+RETENTION_MS: Final = 7 * 24 * 3600 * 1000.0  # LIM-05: finished jobs are kept 7 days
+_BATCH: Final = 256
+_WATCHED: Final = (f"{SCHEDULED}.{BY_STATE}", f"{CRONS}.by_name")
+
+
+class SchedulerWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        concurrency: int = 10,
+        retention_ms: float = RETENTION_MS,
+        cleanup_interval_ms: float = 3_600_000.0,
+        stop_grace_s: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.concurrency = concurrency
+        self.retention_ms = retention_ms
+        self.cleanup_interval_ms = cleanup_interval_ms
+        self.stop_grace_s = stop_grace_s
+        self.metrics: dict[str, int] = dict.fromkeys(
+            (
+                "jobs_run",
+                "jobs_succeeded",
+                "jobs_failed",
+                "jobs_interrupted",
+                "jobs_deleted",
+                "cron_runs",
+                "cron_failures",
+                "cron_skips",
+                "internal_errors",
+            ),
+            0,
+        )
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._cron_due: dict[str, float] = {}  # cron name -> the due time its task runs
+        self._retry_at: dict[str, tuple[int, float]] = {}  # key -> (failures, not before)
+        self._wake = asyncio.Event()
+        self._passes_started = 0
+        self._passes_done = 0
+        self._pass_done = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._next_cleanup = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from a crash, deploy the app's crons, and run the loop."""
+        if self._task is not None:
+            return
+        self._stopping = False
+        await self.recover()
+        await self.sync_crons()
+        self.engine.committer.add_listener(self._on_commit)
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="reactor-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the loop; give running jobs ``stop_grace_s`` to finish, then cancel them:
+        a canceled mutation stays pending, a canceled action is recorded failed."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await self._task
+        self._task = None
+        with contextlib.suppress(ValueError):
+            self.engine.committer.remove_listener(self._on_commit)
+        tasks = list(self._running.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.stop_grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def sync_crons(self, app: App | None = None) -> None:
+        """Deploy ``app``'s crons (the engine's app by default); call on start and reload."""
+        await sync_crons(self.engine, app or self.engine.app, self.clock.now_ms())
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """Mark every job and cron run left in progress by a crash as failed; never re-run."""
+        now = self.clock.now_ms()
+        failed = {"kind": "failed", "error": INTERRUPTED}
+
+        async def batch(writer: SystemWriter) -> int:
+            query = writer.system.query(SCHEDULED).with_index(
+                BY_STATE, lambda r: r.eq("state.kind", "inProgress")
+            )
+            rows = await query.take(_BATCH)
+            for row in rows:
+                await transition(
+                    writer, row["_id"], failed, from_kinds=("inProgress",), completed_ms=now
+                )
+            return len(rows)
+
+        count = 0
+        while moved := await in_transaction(self.engine, batch):
+            count += moved
+        self.metrics["jobs_interrupted"] += count
+        count += await recover_crons(self.engine, now)
+        if count:
+            log.warning(
+                "%d scheduled action(s) were interrupted by a stop and marked failed", count
+            )
+        return count
+
+    async def cleanup(self) -> int:
+        """Delete jobs finished more than ``retention_ms`` ago; returns how many."""
+        cutoff = self.clock.now_ms() - self.retention_ms
+
+        async def batch(writer: SystemWriter) -> int:
+            query = writer.system.query(SCHEDULED).with_index(
+                BY_COMPLETED,
+                lambda r: r.gte("completedTime", float("-inf")).lt("completedTime", cutoff),
+            )
+            rows = await query.take(_BATCH)
+            for row in rows:
+                await writer.delete(row["_id"])
+            return len(rows)
+
+        count = 0
+        while deleted := await in_transaction(self.engine, batch):
+            count += deleted
+        self.metrics["jobs_deleted"] += count
+        return count
+
+    # -- driving it by hand (tests) --------------------------------------------
+
+    async def run_due(
+        self, *, repeat: bool = True, crons: bool = False, limit: int | None = None
+    ) -> int:
+        """Without the loop: run the jobs due at the clock's time and wait for them; with
+        ``repeat``, also the due jobs those schedule, until none is due or ``limit``
+        runs have started. Returns how many ran."""
+        total = 0
+        while limit is None or total < limit:
+            started, _ = await self._poll(
+                crons=crons, limit=None if limit is None else limit - total
+            )
+            await self.wait_idle()
+            total += started
+            if not started or not repeat:
+                break
+        return total
+
+    async def next_pending_time(self) -> float | None:
+        """When the earliest pending job is scheduled (None: no pending job)."""
+
+        async def first(writer: SystemWriter) -> float | None:
+            query = writer.system.query(SCHEDULED).with_index(
+                BY_STATE, lambda r: r.eq("state.kind", "pending")
+            )
+            row = await query.first()
+            return None if row is None else float(row["scheduledTime"])
+
+        return await in_transaction(self.engine, first)
+
+    async def kick(self) -> None:
+        """Wake the loop and wait until it has made a full pass begun after this call."""
+        async with self._pass_done:
+            # A pass in flight may have read before this call: wait for the next one.
+            target = self._passes_started + 1
+            self._wake.set()
+            await self._pass_done.wait_for(
+                lambda: self._passes_done >= target or self._task is None
+            )
+
+    async def wait_idle(self) -> None:
+        """Wait until no job or cron run is in progress."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    # -- the loop ----------------------------------------------------------------
+
+    def _on_commit(self, notices: Sequence[CommitNotice]) -> None:
+        if any(name in notice.written for notice in notices for name in _WATCHED):
+            self._wake.set()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            self._passes_started += 1
+            try:
+                _, next_due = await self._poll(crons=True)
+                now = self.clock.now_ms()
+                if now >= self._next_cleanup:
+                    self._next_cleanup = now + self.cleanup_interval_ms
+                    await self.cleanup()
+            except Exception:
+                log.exception("the scheduler failed to poll for due jobs; retrying in 1 s")
+                self.metrics["internal_errors"] += 1
+                next_due = self.clock.now_ms() + 1000
+            async with self._pass_done:
+                self._passes_done = self._passes_started
+                self._pass_done.notify_all()
+            if not self._stopping:
+                await self._sleep(next_due)
+        async with self._pass_done:
+            self._pass_done.notify_all()
+
+    async def _sleep(self, deadline: float | None) -> None:
+        waits: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._wake.wait())]
+        if deadline is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep_until(deadline)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _poll(self, *, crons: bool, limit: int | None = None) -> tuple[int, float | None]:
+        """Start what is due now; return how many runs started and the next due time."""
+        now = self.clock.now_ms()
+        free = self.concurrency - len(self._running)
+        if limit is not None:
+            free = min(free, limit)
+
+        async def read(
+            writer: SystemWriter,
+        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float | None]:
+            due: list[dict[str, Any]] = []
+            upcoming: float | None = None
+            query = writer.system.query(SCHEDULED).with_index(
+                BY_STATE, lambda r: r.eq("state.kind", "pending")
+            )
+            async for job in query:
+                if job["scheduledTime"] > now:
+                    upcoming = _earliest(upcoming, job["scheduledTime"])
+                    break
+                if job["_id"] in self._running:
+                    continue  # a mutation stays pending until it commits
+                if len(due) >= free:
+                    upcoming = now  # more is due than there are free slots
+                    break
+                not_before = self._retry_at.get(job["_id"], (0, now))[1]
+                if not_before > now:
+                    upcoming = _earliest(upcoming, not_before)
+                    continue
+                due.append(job)
+            return due, await read_crons(writer) if crons else [], upcoming
+
+        due, cron_rows, upcoming = await in_transaction(self.engine, read)
+        for job in due:
+            self._spawn(job["_id"], self._run_job(job))
+        started = len(due)
+        for row in cron_rows:
+            name, at = row["name"], row["nextRun"]
+            key = f"cron:{name}"
+            if at > now:
+                upcoming = _earliest(upcoming, at)
+            elif key in self._running or row["state"]["kind"] == "inProgress":
+                if self._cron_due.get(key) != at:  # a later due time came while it runs
+                    self.metrics["cron_skips"] += await skip_busy_cron(self.engine, name, at, now)
+            elif len(self._running) < self.concurrency:
+                self._cron_due[key] = at
+                self._spawn(key, self._run_cron(row))
+                started += 1
+            else:
+                upcoming = now
+        return started, upcoming
+
+    def _spawn(self, key: str, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(self._guard(key, work))
+        self._running[key] = task
+
+    async def _guard(self, key: str, work: Awaitable[None]) -> None:
+        try:
+            await work
+            self._retry_at.pop(key, None)
+        except Exception:
+            # Internal (the store failing a write): the job is still owed; back off.
+            failures = self._retry_at.get(key, (0, 0.0))[0] + 1
+            delay = min(60_000.0, 500.0 * 2 ** (failures - 1))
+            self._retry_at[key] = (failures, self.clock.now_ms() + delay)
+            self.metrics["internal_errors"] += 1
+            log.exception("scheduler: %s failed internally; retrying in %.1f s", key, delay / 1000)
+        finally:
+            self._running.pop(key, None)
+            self._cron_due.pop(key, None)
+            self._wake.set()
+
+    async def _run_job(self, job: dict[str, Any]) -> None:
+        result = await run_scheduled_job(self.engine, job["_id"], job, self.clock)
+        self._count(result, "jobs")
+
+    async def _run_cron(self, row: dict[str, Any]) -> None:
+        result = await run_cron(self.engine, row, self.clock)
+        self._count(result, "cron")
+
+    def _count(self, result: FunctionResult | None, prefix: str) -> None:
+        if result is None:
+            return
+        self.metrics[f"{prefix}_run" if prefix == "jobs" else "cron_runs"] += 1
+        if result.error is not None:
+            self.metrics["jobs_failed" if prefix == "jobs" else "cron_failures"] += 1
+            log.info("%s %s failed: %s", prefix, result.path, result.error)
+        elif prefix == "jobs":
+            self.metrics["jobs_succeeded"] += 1
+        for line in result.log_lines:
+            log.debug("%s: %s", result.path, line)
+
+
+def _earliest(current: float | None, candidate: float) -> float:
+    return candidate if current is None else min(current, candidate)

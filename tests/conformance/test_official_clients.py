@@ -1,0 +1,76 @@
+"""The official Convex clients, unmodified, against `reactor serve`.
+
+Runs ../shared/conformance: conformance.mjs drives npm `convex` (ConvexClient
+over WebSocket and ConvexHttpClient), conformance.py drives PyPI `convex`
+(the Rust-backed client and its HTTP client) with --extended. Every check of
+both must pass.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from reactor_process import serve_app
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "conformance"
+APP = ROOT / "tests" / "apps" / "conformance"
+CACHE = Path(os.environ.get("REACTOR_CACHE_DIR", Path.home() / ".cache" / "reactor"))
+
+
+@pytest.fixture(scope="module")
+def harness() -> Path:
+    """A writable copy of the harness with its npm dependencies installed (cached)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"the conformance harness is missing: expected it at {SHARED}")
+    target = CACHE / "conformance"
+    lock = (SHARED / "package-lock.json").read_bytes()
+    stamp = target / ".lock-copy"
+    if not (stamp.exists() and stamp.read_bytes() == lock):
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for item in SHARED.iterdir():
+            if item.is_file():
+                shutil.copy(item, target / item.name)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=target,
+            check=True,
+            timeout=600,
+        )
+        stamp.write_bytes(lock)
+    else:
+        for item in SHARED.iterdir():  # keep the scripts in step with shared/
+            if item.is_file():
+                shutil.copy(item, target / item.name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_app(APP, tmp_path_factory.mktemp("conformance-db")) as url:
+        yield url
+
+
+def run_harness(command: list[str], cwd: Path) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert " 0 failed" in output, output
+    return output
+
+
+def test_npm_convex_client(harness: Path, server_url: str) -> None:
+    output = run_harness(["node", "conformance.mjs", server_url, "--extended"], harness)
+    assert "ws.read_your_writes_on_mutation_resolve" in output
+
+
+def test_pypi_convex_client(harness: Path, server_url: str) -> None:
+    output = run_harness([sys.executable, "conformance.py", server_url, "--extended"], harness)
+    assert "ws.action_echo_extended_values" in output

@@ -1,0 +1,187 @@
+"""Live queries over real WebSockets: fan-out, consistency, read-your-writes, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from raw_client import RawClient
+
+from reactor.engine._logs import install_log_capture
+from reactor.server import ReactorServer
+from reactor.values import b64_to_u64
+
+pytestmark = pytest.mark.anyio
+
+
+def bodies(rows: list[dict[str, object]]) -> list[object]:
+    return [row["body"] for row in rows]
+
+
+async def test_two_subscribers_see_a_third_clients_mutation(
+    url: str, server: ReactorServer
+) -> None:
+    async with RawClient.open(url) as a, RawClient.open(url, path="/api/sync") as b:
+        for client in (a, b):
+            await client.subscribe(0, "messages:list", {"channel": "general"})
+            await client.transition()
+            assert client.results[0] == []
+        assert server.live.stats()["live_queries"] == 1  # one shared live query
+        async with RawClient.open(url) as writer:
+            response, _ = await writer.mutation(
+                "messages:send", {"channel": "general", "body": "hello"}
+            )
+        assert response["success"] and response["ts"] is not None
+        for client in (a, b):
+            transition = await client.transition()  # one Transition carries it
+            assert b64_to_u64(transition["endVersion"]["ts"]) >= b64_to_u64(response["ts"])
+            assert [m["queryId"] for m in transition["modifications"]] == [0]
+            assert bodies(client.results[0]) == ["hello"]
+
+
+async def test_queries_over_several_tables_move_together(url: str) -> None:
+    async with RawClient.open(url) as c:
+        await c.modify(
+            *(
+                {"type": "Add", "queryId": i, "udfPath": f"tables:list_{t}", "args": [{}]}
+                for i, t in enumerate("abc")
+            )
+        )
+        first = await c.transition()
+        assert len(first["modifications"]) == 3  # all three, at one ts
+        async with RawClient.open(url) as writer:
+            await writer.mutation("tables:write", {"tables": ["a", "b"], "n": 1.0})
+        t = await c.transition()
+        assert sorted(m["queryId"] for m in t["modifications"]) == [0, 1]
+        assert c.results == {0: [1.0], 1: [1.0], 2: []}
+
+
+async def test_concurrent_writers_never_show_a_torn_state(url: str) -> None:
+    """a and b are always written together: every Transition must show them equal."""
+    async with RawClient.open(url) as reader:
+        await reader.modify(
+            *(
+                {"type": "Add", "queryId": i, "udfPath": f"tables:list_{t}", "args": [{}]}
+                for i, t in enumerate("ab")
+            )
+        )
+        await reader.transition()
+
+        async def write(n: int) -> None:
+            async with RawClient.open(url) as writer:
+                for i in range(5):
+                    await writer.mutation("tables:write", {"tables": ["a", "b"], "n": n * 10.0 + i})
+
+        writers = asyncio.gather(*(write(n) for n in range(4)))
+        while len(reader.results[0]) < 20:
+            await reader.transition()
+            assert len(reader.results[0]) == len(reader.results[1])
+        await writers
+
+
+async def test_read_your_writes_on_the_mutating_connection(url: str) -> None:
+    async with RawClient.open(url) as c:
+        await c.subscribe(0, "messages:list", {"channel": "x"})
+        await c.transition()
+        for i in range(10):
+            response, transition = await c.mutation(
+                "messages:send", {"channel": "x", "body": str(i)}
+            )
+            # The Transition that resolves the mutation already shows its write.
+            assert len(c.results[0]) == i + 1
+            assert b64_to_u64(transition["endVersion"]["ts"]) >= b64_to_u64(response["ts"])
+
+
+async def test_failed_mutations_get_a_transition_too(url: str) -> None:
+    async with RawClient.open(url) as c:
+        response, transition = await c.mutation("messages:fail", {"code": "BAD"})
+        assert response["success"] is False
+        assert response["result"] == 'Uncaught ConvexError: {"code":"BAD"}'
+        assert response["errorData"] == {"code": "BAD"}
+        assert transition["modifications"] == []
+        response, _ = await c.mutation("messages:crash")
+        assert response["result"] == "Uncaught Error: secret internals"  # dev errors on
+
+
+async def test_remove_is_answered_and_paths_are_canonical(url: str) -> None:
+    async with RawClient.open(url) as c:
+        await c.subscribe(0, "messages.js:list", {"channel": "x"})
+        await c.transition()
+        assert c.results[0] == []
+        await c.unsubscribe(0)
+        t = await c.transition()
+        assert t["modifications"] == [{"type": "QueryRemoved", "queryId": 0}]
+        assert t["endVersion"]["querySet"] == 2
+
+
+async def test_query_errors_and_log_lines_reach_the_client(url: str) -> None:
+    # The server installed it at start, but pytest puts its own stdout capture
+    # back between fixture setup and the test: install it again.
+    install_log_capture()
+    async with RawClient.open(url) as c:
+        await c.modify(
+            {"type": "Add", "queryId": 0, "udfPath": "messages:chatty", "args": [{}]},
+            {"type": "Add", "queryId": 1, "udfPath": "messages:broken", "args": [{}]},
+            {"type": "Add", "queryId": 2, "udfPath": "messages:secret", "args": [{}]},
+            {"type": "Add", "queryId": 3, "udfPath": "nope:nothing", "args": [{}]},
+        )
+        t = await c.transition()
+        by_id = {m["queryId"]: m for m in t["modifications"]}
+        assert by_id[0]["value"] == "ok"
+        assert by_id[0]["logLines"] == ["[LOG] hello from a query", "[WARN] careful"]
+        assert by_id[1]["errorMessage"] == "Uncaught Error: secret query internals"
+        # Internal functions answer exactly as unknown ones do.
+        assert by_id[2]["errorMessage"] == "Could not find public function for 'messages:secret'"
+        assert by_id[3]["errorMessage"] == "Could not find public function for 'nope:nothing'"
+
+
+async def test_actions_answer_and_are_followed_by_a_transition(url: str) -> None:
+    async with RawClient.open(url) as c:
+        args = {"x": {"$integer": "AQAAAAAAAAA="}, "b": {"$bytes": "+/8AAX8="}}
+        await c.send({"type": "Action", "requestId": 0, "udfPath": "messages:echo", "args": [args]})
+        response = await c.expect("ActionResponse")
+        assert response == {
+            "type": "ActionResponse",
+            "requestId": 0,
+            "success": True,
+            "result": args,
+            "logLines": [],
+        }
+        await c.transition()
+
+
+async def test_subscribe_unsubscribe_cycles_leave_no_subscription(
+    url: str, server: ReactorServer
+) -> None:
+    async with RawClient.open(url) as c:
+        for i in range(10_000):
+            await c.subscribe(i, "messages:list", {"channel": f"c{i % 10}"})
+            await c.unsubscribe(i)
+        while c.version["querySet"] < 20_000:
+            await c.transition()
+        await server.live.settle()
+        stats = server.live.stats()
+        assert (stats["live_queries"], stats["indexed"], stats["intervals"]) == (0, 0, 0)
+    await server.live.settle()
+    assert server.live.stats()["tasks"] == 0
+
+
+async def test_paginated_subscription_journal_survives_a_reconnect(url: str) -> None:
+    args = {"channel": "p", "paginationOpts": {"numItems": 2.0, "cursor": None}}
+    async with RawClient.open(url) as writer:
+        for body in ("m1", "m2", "m3"):
+            await writer.mutation("messages:send", {"channel": "p", "body": body})
+    async with RawClient.open(url) as c:
+        await c.subscribe(0, "messages:page_desc", args)
+        (update,) = (await c.transition())["modifications"]
+        journal = update["journal"]
+        assert journal is not None  # the pinned page end, for the client to keep
+        assert bodies(c.results[0]["page"]) == ["m3", "m2"]
+    async with RawClient.open(url) as writer:
+        await writer.mutation("messages:send", {"channel": "p", "body": "m4"})
+    # Reconnected, the client re-adds the query with the journal it last received:
+    # the page keeps its end (and grows), instead of becoming the newest two.
+    async with RawClient.open(url) as c:
+        await c.subscribe(0, "messages:page_desc", args, journal=journal)
+        await c.transition()
+        assert bodies(c.results[0]["page"]) == ["m4", "m3", "m2"]
