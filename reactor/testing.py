@@ -23,7 +23,7 @@ from typing import Any
 from reactor.engine import Engine, MutationCtx, RetryPolicy, TransactionLimits
 from reactor.functions import load_app
 from reactor.scheduler import SchedulerWorker, SystemClock
-from reactor.storage import SqliteStore
+from reactor.storage import SqliteStore, Store
 
 __all__ = ["ReactorTest"]
 
@@ -37,8 +37,10 @@ class _Shared:
         data_dir: str | Path | None,
         limits: TransactionLimits | None,
         retry: RetryPolicy | None,
+        store: Callable[[], Store] | None = None,
     ) -> None:
         self.app_dir = Path(app_dir)
+        self.make_store = store
         self.owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="reactor-"))
         self.limits = limits
@@ -59,7 +61,7 @@ class _Shared:
             if self.engine is not None:
                 return self.engine
             app = load_app(self.app_dir)
-            store = SqliteStore(self.data_dir / "data.db")
+            store = self.make_store() if self.make_store else SqliteStore(self.data_dir / "data.db")
             engine = Engine(app, store, limits=self.limits, retry=self.retry, run_scheduler=False)
             await engine.start()
             self.scheduler = SchedulerWorker(engine, clock=self.clock)
@@ -84,10 +86,11 @@ class ReactorTest:
         data_dir: str | Path | None = None,
         limits: TransactionLimits | None = None,
         retry: RetryPolicy | None = None,
+        store: Callable[[], Store] | None = None,
         _shared: _Shared | None = None,
         _identity: Mapping[str, Any] | None = None,
     ) -> None:
-        self._shared = _shared or _Shared(app_dir, data_dir, limits, retry)
+        self._shared = _shared or _Shared(app_dir, data_dir, limits, retry, store)
         self._identity = dict(_identity) if _identity is not None else None
 
     @property

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from reactor.engine._intervals import ReadSet
 from reactor.errors import OccConflictError
-from reactor.storage import Commit, Store
+from reactor.storage import SNAPSHOT_TOO_OLD, CheckedCommit, Commit, FeedGapError, Store
 
 __all__ = ["CommitListener", "CommitNotice", "Committer"]
 
@@ -42,10 +42,16 @@ commits notified so far (live queries take their snapshot then): keep it short."
 
 @dataclass(frozen=True, slots=True)
 class CommitNotice:
-    """A durable commit, as live queries need to see it."""
+    """A durable commit, as live queries need to see it.
+
+    ``resync`` marks a notice that stands for commits this process could not
+    see one by one (it fell behind a shared store's commit-record retention):
+    anything may have changed up to ``ts``, so every live query must re-run.
+    """
 
     ts: int
     written: WrittenKeys
+    resync: bool = False
 
 
 @dataclass(slots=True)
@@ -74,7 +80,9 @@ class Committer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._feed_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.resyncs = 0
         self.conflicts = 0
         self.commits = 0
         self.batches = 0
@@ -83,8 +91,16 @@ class Committer:
     def last_ts(self) -> int:
         return self._last_ts
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="reactor-committer")
+    def start(self, *, feed_after_seq: int | None = None) -> None:
+        """Start committing. With a shared store, also follow its commit feed from
+        ``feed_after_seq``: in that mode every notice, this process's own commits
+        included, comes from the feed, in the store's commit order."""
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="reactor-committer")
+        if self._store.shared:
+            self._feed_task = loop.create_task(
+                self._follow_feed(feed_after_seq or 0), name="reactor-commit-feed"
+            )
 
     async def stop(self) -> None:
         self._closed = True
@@ -92,6 +108,11 @@ class Committer:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed_task
+            self._feed_task = None
 
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -183,6 +204,9 @@ class Committer:
         return self._last_ts
 
     async def _write_batch(self, batch: list[_Request]) -> None:
+        if self._store.shared:
+            await self._write_batch_shared(batch)
+            return
         accepted: list[tuple[_Request, int]] = []
         commits: list[Commit] = []
         for request in batch:
@@ -223,6 +247,9 @@ class Committer:
             if not request.future.done():
                 request.future.set_result(ts)
         self._trim_log()
+        await self._notify(notices)
+
+    async def _notify(self, notices: Sequence[CommitNotice]) -> None:
         for listener in list(self._listeners):
             try:
                 pending = listener(notices)
@@ -230,3 +257,80 @@ class Committer:
                     await pending
             except Exception:
                 log.exception("a commit listener failed")
+
+    # -- shared stores (several processes commit to one database) ----------------
+
+    async def _write_batch_shared(self, batch: list[_Request]) -> None:
+        """Pre-check against what the feed has shown us, then let the store validate
+        against every process's commits inside its own transaction."""
+        pending: list[_Request] = []
+        for request in batch:
+            if request.future.done():
+                continue
+            conflict = self._conflict(request)
+            if conflict is not None:
+                self.conflicts += 1
+                request.future.set_exception(OccConflictError(conflict.partition(".")[0]))
+                continue
+            pending.append(request)
+        if not pending:
+            return
+        checked = [
+            CheckedCommit(r.snapshot_ts, r.read_set, r.written, r.build) for r in pending
+        ]
+        try:
+            results = await self._store.write_checked(checked)
+        except Exception as exc:
+            log.exception("writing a batch of %d commits failed", len(pending))
+            for request in pending:
+                if not request.future.done():
+                    request.future.set_exception(
+                        RuntimeError(f"the store failed to write the commit: {exc}")
+                    )
+            return
+        self.batches += 1
+        for request, outcome in zip(pending, results, strict=True):
+            if request.future.done():
+                continue
+            if isinstance(outcome, int):
+                self.commits += 1
+                self._last_ts = max(self._last_ts, outcome)
+                request.future.set_result(outcome)
+            else:
+                self.conflicts += 1
+                table = None if outcome == SNAPSHOT_TOO_OLD else outcome.partition(".")[0]
+                request.future.set_exception(OccConflictError(table))
+
+    async def _follow_feed(self, after_seq: int) -> None:
+        """Learn every commit, ours and other processes', in the store's order."""
+        while True:
+            try:
+                feed = self._store.feed(after_seq)
+                try:
+                    async for entry in feed:
+                        after_seq = entry.seq
+                        self._last_ts = max(self._last_ts, entry.ts)
+                        self._log.append((entry.ts, entry.written))
+                        self._trim_log()
+                        await self._notify([CommitNotice(entry.ts, entry.written)])
+                finally:
+                    close = getattr(feed, "aclose", None)
+                    if close is not None:
+                        await close()
+            except FeedGapError as exc:
+                # Commits we never saw were pruned: say so loudly and re-run everything.
+                self.resyncs += 1
+                log.warning("commit feed fell behind the retention window (%s); resyncing", exc)
+                snapshot = await self._store.snapshot()
+                try:
+                    after_seq, ts = snapshot.seq, snapshot.ts
+                finally:
+                    await snapshot.close()
+                self._last_ts = max(self._last_ts, ts)
+                self._log.clear()
+                await self._notify([CommitNotice(ts, {}, resync=True)])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the commit feed failed; following it again in 1 s")
+                await asyncio.sleep(1.0)

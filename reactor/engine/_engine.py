@@ -51,6 +51,9 @@ class RetryPolicy:
     retries: int = 4
     initial_backoff_s: float = 0.01
     max_backoff_s: float = 0.5
+    shared_extra_retries: int = 16
+    """With a store several processes commit to, running exclusively only holds
+    off this process's commits: keep retrying this many more times."""
 
     def backoff(self, attempt: int) -> float:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2**attempt))
@@ -108,7 +111,12 @@ class Engine:
             for meta in metadata.indexes.values():
                 self.catalog.set_index(meta)
             self._committer = Committer(self.store, metadata.max_ts)
-            self._committer.start()
+            feed_after_seq = None
+            if self.store.shared:
+                snapshot = await self.store.snapshot()
+                feed_after_seq = snapshot.seq
+                await snapshot.close()
+            self._committer.start(feed_after_seq=feed_after_seq)
             for name, number in SYSTEM_TABLES.items():
                 if name not in self.catalog.tables:
                     await self.store.create_table(name, number)
@@ -354,8 +362,10 @@ class Engine:
                 result.attempts = attempt + 1
                 return
             except OccConflictError:
-                if exclusive:
+                if exclusive and not self.store.shared:
                     raise  # cannot happen: nothing else committed in between
+                if attempt > self.retry.retries + self.retry.shared_extra_retries:
+                    raise  # other processes kept winning: give up, naming the table
                 self.metrics["occ_retries"] += 1
                 await asyncio.sleep(self.retry.backoff(attempt))
                 attempt += 1

@@ -27,7 +27,13 @@ from reactor.functions import App
 from reactor.scheduler._clock import Clock
 from reactor.scheduler._crons import CronJob, Crons, CronSchedule
 from reactor.scheduler._errors import InvalidCronError, InvalidScheduledFunctionError
-from reactor.scheduler._jobs import INTERRUPTED, describe_error, in_transaction, resolve_target
+from reactor.scheduler._jobs import (
+    INTERRUPTED,
+    describe_error,
+    in_transaction,
+    outcome_state,
+    resolve_target,
+)
 from reactor.scheduler._runner import run_action_at_most_once, run_mutation_exactly_once
 
 if TYPE_CHECKING:
@@ -171,16 +177,18 @@ async def run_cron(engine: Engine, row: Mapping[str, Any], clock: Clock) -> Func
         # The next run follows the scheduled time, not the clock: no drift. Due
         # times this run overran are skipped, not queued.
         now = clock.now_ms()
-        following, missed = CronSchedule.from_value(current["schedule"]).catch_up(due, now)
+        schedule = CronSchedule.from_value(current["schedule"])
+        following, missed = schedule.catch_up(due, now)
         history = current.get("history", [])
-        if missed:
-            skipped = {"scheduledTime": due, "state": {"kind": "skipped", "count": missed}}
-            history = _log(history, skipped)
-            log.warning(
-                "cron %r: skipped %d run(s): the run due at %.0f overran", name, missed, due
-            )
         if "outcome" in fields:
             history = _log(history, _entry(due, now, fields.pop("outcome")))
+        if missed:
+            first = schedule.next_after(due)
+            skipped = {"scheduledTime": first, "state": {"kind": "skipped", "count": missed}}
+            history = _log(history, skipped)
+            log.warning(
+                "cron %r: skipped %d run(s) from %.0f: late or overran", name, missed, first
+            )
         await writer.patch(current["_id"], {"nextRun": following, "history": history, **fields})
 
     error: BaseException
@@ -217,7 +225,7 @@ async def run_cron(engine: Engine, row: Mapping[str, Any], clock: Clock) -> Func
             if current is None or state is None or state.get("scheduledTime") != due:
                 return  # removed or re-deployed meanwhile
             history = _log(
-                current.get("history", []), _entry(due, clock.now_ms(), _outcome(result))
+                current.get("history", []), _entry(due, clock.now_ms(), outcome_state(result))
             )
             await writer.patch(current["_id"], {"state": {"kind": "idle"}, "history": history})
 
@@ -243,12 +251,6 @@ async def _row(writer: SystemWriter, name: str) -> dict[str, Any] | None:
 
 def _entry(due: float, now: float, state: dict[str, Any]) -> dict[str, Any]:
     return {"scheduledTime": due, "completedTime": now, "state": state}
-
-
-def _outcome(result: FunctionResult) -> dict[str, Any]:
-    if result.error is None:
-        return {"kind": "success"}
-    return {"kind": "failed", "error": describe_error(result.error)}
 
 
 def _log(history: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from reactor.engine._database import SystemWriter
 from reactor.engine._query import PaginationState
+from reactor.engine._results import FunctionResult
 from reactor.errors import FunctionNotFoundError, InvalidValueError
 from reactor.functions import App, FunctionDefinition, canonical_path
 from reactor.scheduler._errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "describe_error",
     "in_transaction",
     "new_job",
+    "outcome_state",
     "resolve_target",
     "system_writer",
     "timestamp_ms",
@@ -89,6 +91,13 @@ def describe_error(exc: BaseException) -> str:
     name = type(exc).__name__
     text = str(exc)
     return text if text.startswith(name) else f"{name}: {text}" if text else name
+
+
+def outcome_state(result: FunctionResult) -> dict[str, Any]:
+    """The ``state`` a finished run leaves: success, or failed with its error."""
+    if result.error is None:
+        return {"kind": "success"}
+    return {"kind": "failed", "error": describe_error(result.error)}
 
 
 def resolve_target(app: App, ref: Any) -> tuple[str, FunctionDefinition]:

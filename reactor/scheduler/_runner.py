@@ -29,8 +29,8 @@ from reactor.scheduler._clock import Clock
 from reactor.scheduler._jobs import (
     ActionInterrupted,
     current_job,
-    describe_error,
     in_transaction,
+    outcome_state,
     system_writer,
     transition,
 )
@@ -167,18 +167,12 @@ async def _run_action_job(
         await transition(
             writer,
             job_id,
-            _outcome(result),
+            outcome_state(result),
             from_kinds=("inProgress",),
             completed_ms=clock.now_ms(),
         )
 
     return await run_action_at_most_once(engine, path, args, claim=claim, finish=finish)
-
-
-def _outcome(result: FunctionResult) -> dict[str, Any]:
-    if result.error is None:
-        return {"kind": "success"}
-    return {"kind": "failed", "error": describe_error(result.error)}
 
 
 async def _fail(
@@ -189,7 +183,7 @@ async def _fail(
     *,
     from_kinds: tuple[str, ...],
 ) -> None:
-    state = _outcome(result)
+    state = outcome_state(result)
     await in_transaction(
         engine,
         lambda w: transition(w, job_id, state, from_kinds=from_kinds, completed_ms=clock.now_ms()),

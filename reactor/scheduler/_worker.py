@@ -30,14 +30,8 @@ from reactor.scheduler._cron_state import (
     skip_busy_cron,
     sync_crons,
 )
-from reactor.scheduler._jobs import (
-    BY_COMPLETED,
-    BY_STATE,
-    INTERRUPTED,
-    SCHEDULED,
-    in_transaction,
-    transition,
-)
+from reactor.scheduler._jobs import BY_STATE, SCHEDULED, in_transaction
+from reactor.scheduler._maintenance import delete_finished, fail_interrupted
 from reactor.scheduler._runner import run_scheduled_job
 
 if TYPE_CHECKING:
@@ -48,8 +42,18 @@ __all__ = ["SchedulerWorker"]
 log = logging.getLogger("reactor.scheduler")
 
 RETENTION_MS: Final = 7 * 24 * 3600 * 1000.0  # LIM-05: finished jobs are kept 7 days
-_BATCH: Final = 256
 _WATCHED: Final = (f"{SCHEDULED}.{BY_STATE}", f"{CRONS}.by_name")
+METRICS: Final = (
+    "jobs_run",  # scheduled jobs run to an outcome: succeeded + failed
+    "jobs_succeeded",
+    "jobs_failed",
+    "jobs_interrupted",  # actions found cut off by a crash or stop
+    "jobs_deleted",  # finished jobs removed after the retention period
+    "cron_runs",
+    "cron_failures",
+    "cron_skips",  # due times skipped because the previous run still ran
+    "internal_errors",  # store failures; the work is retried with backoff
+)
 
 
 class SchedulerWorker:
@@ -71,20 +75,7 @@ class SchedulerWorker:
         self.retention_ms = retention_ms
         self.cleanup_interval_ms = cleanup_interval_ms
         self.stop_grace_s = stop_grace_s
-        self.metrics: dict[str, int] = dict.fromkeys(
-            (
-                "jobs_run",
-                "jobs_succeeded",
-                "jobs_failed",
-                "jobs_interrupted",
-                "jobs_deleted",
-                "cron_runs",
-                "cron_failures",
-                "cron_skips",
-                "internal_errors",
-            ),
-            0,
-        )
+        self.metrics: dict[str, int] = dict.fromkeys(METRICS, 0)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cron_due: dict[str, float] = {}  # cron name -> the due time its task runs
         self._retry_at: dict[str, tuple[int, float]] = {}  # key -> (failures, not before)
@@ -138,47 +129,16 @@ class SchedulerWorker:
     async def recover(self) -> int:
         """Mark every job and cron run left in progress by a crash as failed; never re-run."""
         now = self.clock.now_ms()
-        failed = {"kind": "failed", "error": INTERRUPTED}
-
-        async def batch(writer: SystemWriter) -> int:
-            query = writer.system.query(SCHEDULED).with_index(
-                BY_STATE, lambda r: r.eq("state.kind", "inProgress")
-            )
-            rows = await query.take(_BATCH)
-            for row in rows:
-                await transition(
-                    writer, row["_id"], failed, from_kinds=("inProgress",), completed_ms=now
-                )
-            return len(rows)
-
-        count = 0
-        while moved := await in_transaction(self.engine, batch):
-            count += moved
-        self.metrics["jobs_interrupted"] += count
-        count += await recover_crons(self.engine, now)
+        jobs = await fail_interrupted(self.engine, now)
+        self.metrics["jobs_interrupted"] += jobs
+        count = jobs + await recover_crons(self.engine, now)
         if count:
-            log.warning(
-                "%d scheduled action(s) were interrupted by a stop and marked failed", count
-            )
+            log.warning("%d scheduled action(s) were cut off by a stop: marked failed", count)
         return count
 
     async def cleanup(self) -> int:
         """Delete jobs finished more than ``retention_ms`` ago; returns how many."""
-        cutoff = self.clock.now_ms() - self.retention_ms
-
-        async def batch(writer: SystemWriter) -> int:
-            query = writer.system.query(SCHEDULED).with_index(
-                BY_COMPLETED,
-                lambda r: r.gte("completedTime", float("-inf")).lt("completedTime", cutoff),
-            )
-            rows = await query.take(_BATCH)
-            for row in rows:
-                await writer.delete(row["_id"])
-            return len(rows)
-
-        count = 0
-        while deleted := await in_transaction(self.engine, batch):
-            count += deleted
+        count = await delete_finished(self.engine, self.clock.now_ms() - self.retention_ms)
         self.metrics["jobs_deleted"] += count
         return count
 
@@ -289,8 +249,7 @@ class SchedulerWorker:
                 if job["_id"] in self._running:
                     continue  # a mutation stays pending until it commits
                 if len(due) >= free:
-                    upcoming = now  # more is due than there are free slots
-                    break
+                    break  # no free slot: a finishing run wakes the loop
                 not_before = self._retry_at.get(job["_id"], (0, now))[1]
                 if not_before > now:
                     upcoming = _earliest(upcoming, not_before)
@@ -310,12 +269,10 @@ class SchedulerWorker:
             elif key in self._running or row["state"]["kind"] == "inProgress":
                 if self._cron_due.get(key) != at:  # a later due time came while it runs
                     self.metrics["cron_skips"] += await skip_busy_cron(self.engine, name, at, now)
-            elif len(self._running) < self.concurrency:
+            elif len(self._running) < self.concurrency:  # else a finishing run wakes us
                 self._cron_due[key] = at
                 self._spawn(key, self._run_cron(row))
                 started += 1
-            else:
-                upcoming = now
         return started, upcoming
 
     def _spawn(self, key: str, work: Awaitable[None]) -> None:

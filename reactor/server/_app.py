@@ -248,7 +248,8 @@ def create_server(
     authenticator: Authenticator | None = None,
 ) -> ReactorServer:
     """A server for the app in ``app_dir``; the store is ``db`` (a URL or path),
-    by default ``sqlite:///<app_dir>/.reactor/data.db``."""
+    by default ``sqlite:///<app_dir>/.reactor/data.db``. ``dev_errors`` is used
+    when no ``config`` is given (a config carries its own)."""
     root = Path(app_dir).resolve()
     if db is None:
         data = root / ".reactor"

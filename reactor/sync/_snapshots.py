@@ -87,8 +87,13 @@ class NoticeLog:
         if not self.covers(after):
             return True
         return any(
-            read_set.conflicts_with(n.written) is not None for n in self._between(after, upto)
+            _resync(n) or read_set.conflicts_with(n.written) is not None
+            for n in self._between(after, upto)
         )
+
+    def resync_between(self, after: int, upto: int) -> bool:
+        """Whether a commit in ``(after, upto]`` may have changed anything at all."""
+        return not self.covers(after) or any(_resync(n) for n in self._between(after, upto))
 
     def written(self, after: int, upto: int) -> dict[str, list[bytes]]:
         """Every key written in ``(after, upto]``, per index."""
@@ -104,3 +109,9 @@ class NoticeLog:
         notices = self._notices
         while notices and notices[0].ts <= needed_after and len(notices) > self._history:
             self.horizon = max(self.horizon, notices.popleft().ts)
+
+
+def _resync(notice: CommitNotice) -> bool:
+    # A shared store's committer marks the commits it could not follow one by
+    # one (it fell behind the store's commit records): anything may have changed.
+    return bool(getattr(notice, "resync", False))

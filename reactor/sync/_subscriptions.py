@@ -71,6 +71,10 @@ class LiveQueries:
         self._log = NoticeLog(0, history=history)
         self._current: SharedSnapshot | None = None
         self._next: SharedSnapshot | None = None
+        self._covered = 0
+        """Every commit notice up to here has been stabbed against the index. It is
+        the snapshot's ts with a single-writer store; with a shared one a snapshot
+        may hold commits notified later, which the next refresh then covers."""
         self._refresh_everything: list[asyncio.Future[None]] = []
         """``refresh_all`` callers waiting for the next refresh, which re-runs all."""
         self._wake = asyncio.Event()
@@ -92,6 +96,7 @@ class LiveQueries:
         async with committer.exclusive():
             self._current = SharedSnapshot(await self._engine.store.snapshot())
         self._log = NoticeLog(self._current.ts, history=self._history)
+        self._covered = self._current.ts
         self._refresher = asyncio.create_task(self._refresh_loop(), name="reactor-live-queries")
 
     async def stop(self) -> None:
@@ -278,10 +283,11 @@ class LiveQueries:
         current = self._snapshot()
         registry = self._registry
         forced, self._refresh_everything = self._refresh_everything, []
-        if forced:
+        upto = min(target.ts, self._log.latest_ts)
+        if forced or self._log.resync_between(self._covered, upto):
             stale = set(registry.by_key.values())
         else:
-            stale = registry.index.stab(self._log.written(current.ts, target.ts))
+            stale = registry.index.stab(self._log.written(self._covered, upto))
         semaphore = asyncio.Semaphore(self._concurrency)
 
         async def rerun(live: LiveQuery) -> tuple[LiveQuery, FunctionResult]:
@@ -304,6 +310,7 @@ class LiveQueries:
             if kept is not None and registry.publish(kept, result):
                 changed.append(kept)
         self._current = target
+        self._covered = max(self._covered, upto)
         self.refreshes += 1
         for callback in {s.on_change for live in changed for s in live.subscriptions}:
             callback()
@@ -313,7 +320,7 @@ class LiveQueries:
                 future.set_result(None)
         # First runs still reading an older snapshot check the log from there;
         # if it is gone they conservatively run again.
-        self._log.trim(current.ts if current.in_use else target.ts)
+        self._log.trim(min(self._covered, current.ts if current.in_use else target.ts))
         await current.retire()
 
     # -- reads at a timestamp (HTTP consistentQuery) -----------------------------

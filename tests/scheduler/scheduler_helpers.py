@@ -42,10 +42,10 @@ async def call(engine: Engine, kind: str, path: str, args: dict[str, Any] | None
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, every: float = 0.02
+    check: Callable[[], Awaitable[bool]], *, within: float = 10.0, every: float = 0.02
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s")
+            raise AssertionError(f"not true within {within} s")
         await asyncio.sleep(every)

@@ -225,7 +225,7 @@ async def test_run_at_takes_an_aware_datetime(sched: ReactorTest) -> None:
     assert row["scheduledTime"] == pytest.approx(when.timestamp() * 1000)
 
     async def naive(ctx: Any) -> None:
-        await ctx.scheduler.run_at(dt.datetime.now(), "jobs:record", {"tag": "x"})  # noqa: DTZ005
+        await ctx.scheduler.run_at(dt.datetime.now(), "jobs:record", {"tag": "x"})
 
     with pytest.raises(InvalidScheduledFunctionDelayError, match="aware"):
         await sched.run(naive)

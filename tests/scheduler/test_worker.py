@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,7 +45,7 @@ async def test_a_commit_wakes_the_worker(app_dir: Path, tmp_path: Path) -> None:
         async def near_done() -> bool:
             return (await job_state(engine, near))["kind"] == "success"
 
-        await wait_until(near_done, timeout=5)
+        await wait_until(near_done, within=5)
         assert 0.15 < time.monotonic() - started < 2.0
         assert (await job_state(engine, far))["kind"] == "pending"
         assert engine.scheduler.metrics["jobs_succeeded"] == 1
@@ -57,7 +55,7 @@ async def test_a_mutation_scheduled_before_a_restart_runs_once_after(
     app_dir: Path, tmp_path: Path
 ) -> None:
     async with open_engine(app_dir, tmp_path, run_scheduler=True) as first:
-        job = await schedule(first, "jobs:record", {"tag": "once"}, delay=800)
+        job = await schedule(first, "jobs:record", {"tag": "once"}, delay=1500)
     # The first engine stopped before the job was due; a new one on the same data runs it.
     async with open_engine(app_dir, tmp_path, run_scheduler=True) as second:
         assert (await job_state(second, job))["kind"] == "pending"
@@ -65,7 +63,7 @@ async def test_a_mutation_scheduled_before_a_restart_runs_once_after(
         async def done() -> bool:
             return (await job_state(second, job))["kind"] == "success"
 
-        await wait_until(done, timeout=5)
+        await wait_until(done, within=5)
         await asyncio.sleep(0.3)
         assert await tags(second) == ["once"]
     async with open_engine(app_dir, tmp_path, run_scheduler=True) as third:
@@ -88,31 +86,26 @@ async def test_stopping_interrupts_a_running_action(app_dir: Path, tmp_path: Pat
 
 
 async def _exists(path: Path) -> bool:
-    return path.exists()
+    return await asyncio.to_thread(path.exists)
 
 
 async def test_an_action_killed_mid_run_is_failed_not_rerun(app_dir: Path, tmp_path: Path) -> None:
     marker = tmp_path / "marker.txt"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("crash_child.py")),
-            str(app_dir),
-            str(tmp_path),
-            str(marker),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("crash_child.py")),
+        str(app_dir),
+        str(tmp_path),
+        str(marker),
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         assert child.stdout is not None
-        job = (await asyncio.to_thread(child.stdout.readline)).strip()
-        await wait_until(lambda: _exists(marker), timeout=30)
+        job = (await asyncio.wait_for(child.stdout.readline(), 60)).decode().strip()
+        await wait_until(lambda: _exists(marker), within=30)  # the action is running
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        await asyncio.to_thread(child.wait)
-        if child.stdout is not None:
-            child.stdout.close()
+        child.kill()  # SIGKILL: no cleanup of any kind
+        await child.wait()
     assert child.returncode == -signal.SIGKILL
     async with open_engine(app_dir, tmp_path, run_scheduler=True) as engine:
         assert await job_state(engine, job) == {"kind": "failed", "error": INTERRUPTED}

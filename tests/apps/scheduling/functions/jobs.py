@@ -1,6 +1,7 @@
 """Functions the scheduler tests schedule and call."""
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from reactor import action, internal, internal_action, internal_mutation, mutation, query, v
@@ -38,10 +39,8 @@ async def child_schedules_then_fails(ctx, args):
 @mutation
 async def parent_catches_child(ctx, args):
     """A failed nested run_mutation takes its schedules with it."""
-    try:
+    with contextlib.suppress(ValueError):
         await ctx.run_mutation(internal.jobs.child_schedules_then_fails, {})
-    except ValueError:
-        pass
     return await ctx.scheduler.run_after(0, internal.jobs.record, {"tag": "parent"})
 
 
@@ -112,10 +111,14 @@ async def cancel_from_action(ctx, args):
 @internal_action(args={"marker": v.string(), "seconds": v.number()})
 async def slow_action(ctx, args):
     """Appends a line to ``marker`` each time it starts, then sleeps."""
-    with Path(args["marker"]).open("a") as marker:
-        marker.write("started\n")
+    await asyncio.to_thread(_append, Path(args["marker"]), "started\n")
     await asyncio.sleep(args["seconds"])
     await ctx.scheduler.run_after(0, internal.jobs.record, {"tag": "after-slow"})
+
+
+def _append(path, text):
+    with path.open("a") as marker:
+        marker.write(text)
 
 
 @internal_mutation(args={"n": v.number()})
