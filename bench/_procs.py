@@ -28,7 +28,10 @@ SYNC_PATH = "/api/1.48.0/sync"
 __all__ = [
     "Load",
     "Server",
+    "cpu_seconds",
+    "fd_count",
     "free_port",
+    "machine_busy_seconds",
     "raise_fd_limit",
     "raw_server",
     "reactor_server",
@@ -56,6 +59,20 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent busy on all cores so far (from /proc/stat), for telling how much
+    of the machine other processes took during a measurement."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def fd_count(pid: int) -> int:
@@ -138,7 +155,9 @@ def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> It
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
-        yield Server("reactor", process, port, f"ws://127.0.0.1:{port}{SYNC_PATH}", command, log_path)
+        yield Server(
+            "reactor", process, port, f"ws://127.0.0.1:{port}{SYNC_PATH}", command, log_path
+        )
     finally:
         _stop(process)
 
@@ -153,7 +172,9 @@ def raw_server(data_dir: Path) -> Iterator[Server]:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         _wait_listening(process, port, log_path)
-        yield Server("raw websockets", process, port, f"ws://127.0.0.1:{port}{SYNC_PATH}", command, log_path)
+        yield Server(
+            "raw websockets", process, port, f"ws://127.0.0.1:{port}{SYNC_PATH}", command, log_path
+        )
     finally:
         _stop(process)
 
@@ -189,12 +210,6 @@ class Load:
             if event["event"] == "ready":
                 return
         raise RuntimeError(f"the load process exited with {self.process.wait()}")
-
-    def ready(self) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        for event in self.events():
-            pass
-        return event
 
     def report(self) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None

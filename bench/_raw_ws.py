@@ -37,7 +37,13 @@ def initial_transition() -> str:
             "startVersion": {"querySet": 0, "identity": 0, "ts": "AAAAAAAAAAA="},
             "endVersion": {"querySet": 1, "identity": 0, "ts": "MviyfgFy6xg="},
             "modifications": [
-                {"type": "QueryUpdated", "queryId": 0, "value": None, "logLines": [], "journal": None}
+                {
+                    "type": "QueryUpdated",
+                    "queryId": 0,
+                    "value": None,
+                    "logLines": [],
+                    "journal": None,
+                }
             ],
             "clientClockSkew": 0,
             "serverTs": time.time_ns(),
@@ -64,7 +70,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ping-interval", type=float, default=5.0)
     options = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):

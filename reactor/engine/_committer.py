@@ -52,6 +52,8 @@ class CommitNotice:
     ts: int
     written: WrittenKeys
     resync: bool = False
+    seq: int = 0
+    """With a shared store, the commit's place in the store's commit sequence."""
 
 
 @dataclass(slots=True)
@@ -312,7 +314,9 @@ class Committer:
                         self._last_ts = max(self._last_ts, entry.ts)
                         self._log.append((entry.ts, entry.written))
                         self._trim_log()
-                        await self._notify([CommitNotice(entry.ts, entry.written)])
+                        await self._notify(
+                            [CommitNotice(entry.ts, entry.written, seq=entry.seq)]
+                        )
                 finally:
                     close = getattr(feed, "aclose", None)
                     if close is not None:
@@ -328,7 +332,7 @@ class Committer:
                     await snapshot.close()
                 self._last_ts = max(self._last_ts, ts)
                 self._log.clear()
-                await self._notify([CommitNotice(ts, {}, resync=True)])
+                await self._notify([CommitNotice(ts, {}, resync=True, seq=after_seq)])
             except asyncio.CancelledError:
                 raise
             except Exception:

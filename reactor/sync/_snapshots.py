@@ -1,14 +1,17 @@
-"""Shared snapshots and the recent-commit log that live queries check results against."""
+"""Shared snapshots, the recent-commit log live queries are checked against, and
+callbacks waiting for a timestamp."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from reactor.engine import CommitNotice, ReadSet
 from reactor.storage import Snapshot
 
-__all__ = ["NoticeLog", "SharedSnapshot"]
+__all__ = ["NoticeLog", "SharedSnapshot", "TsWaiters"]
 
 
 class SharedSnapshot:
@@ -18,11 +21,12 @@ class SharedSnapshot:
     one; it is closed once it is retired and its last user has released it.
     """
 
-    __slots__ = ("_retired", "_users", "snapshot", "ts")
+    __slots__ = ("_retired", "_users", "seq", "snapshot", "ts")
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.ts = snapshot.ts
+        self.seq = snapshot.seq
         self._users = 0
         self._retired = False
 
@@ -115,3 +119,25 @@ def _resync(notice: CommitNotice) -> bool:
     # A shared store's committer marks the commits it could not follow one by
     # one (it fell behind the store's commit records): anything may have changed.
     return bool(getattr(notice, "resync", False))
+
+
+class TsWaiters:
+    """Callbacks to call once a timestamp is reached, earliest first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = itertools.count()  # ties never compare the callbacks
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def add(self, ts: int, callback: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (ts, next(self._seq), callback))
+
+    def wake_until(self, ts: int) -> None:
+        while self._heap and self._heap[0][0] <= ts:
+            heapq.heappop(self._heap)[2]()
+
+    def wake_all(self) -> None:
+        while self._heap:
+            heapq.heappop(self._heap)[2]()

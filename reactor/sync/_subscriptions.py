@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
@@ -36,7 +34,7 @@ from typing import Any
 from reactor.engine import CommitNotice, Engine, FunctionResult
 from reactor.errors import ReactorError
 from reactor.sync._live_query import ANY_IDENTITY, LiveQuery, LiveRegistry, Subscription
-from reactor.sync._snapshots import NoticeLog, SharedSnapshot
+from reactor.sync._snapshots import NoticeLog, SharedSnapshot, TsWaiters
 
 __all__ = ["LiveQueries", "QueryAtTsError", "Subscription"]
 
@@ -71,6 +69,8 @@ class LiveQueries:
         self._log = NoticeLog(0, history=history)
         self._current: SharedSnapshot | None = None
         self._next: SharedSnapshot | None = None
+        self._ahead: SharedSnapshot | None = None
+        """Shared stores: a snapshot ahead of the notices, waiting for them."""
         self._covered = 0
         """Every commit notice up to here has been stabbed against the index. It is
         the snapshot's ts with a single-writer store; with a shared one a snapshot
@@ -78,8 +78,7 @@ class LiveQueries:
         self._refresh_everything: list[asyncio.Future[None]] = []
         """``refresh_all`` callers waiting for the next refresh, which re-runs all."""
         self._wake = asyncio.Event()
-        self._waiters: list[tuple[int, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
+        self._waiters = TsWaiters()
         self._tasks: set[asyncio.Task[None]] = set()
         self._refresher: asyncio.Task[None] | None = None
         self._stopped = False
@@ -110,10 +109,10 @@ class LiveQueries:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for snapshot in (self._next, self._current):
+        for snapshot in (self._ahead, self._next, self._current):
             if snapshot is not None:
                 await snapshot.retire()
-        self._wake_waiters(force=True)
+        self._waiters.wake_all()
 
     @property
     def processed_ts(self) -> int:
@@ -168,7 +167,7 @@ class LiveQueries:
         """True if ``processed_ts >= ts`` already; else call ``callback`` once it is."""
         if ts <= self.processed_ts:
             return True
-        heapq.heappush(self._waiters, (ts, next(self._seq), callback))
+        self._waiters.add(ts, callback)
         return False
 
     async def wait_processed(self, ts: int) -> None:
@@ -181,11 +180,6 @@ class LiveQueries:
 
         if not self.wait_for_ts(ts, wake):
             await done
-
-    def _wake_waiters(self, *, force: bool = False) -> None:
-        ts = self._current.ts if self._current is not None else 0
-        while self._waiters and (force or self._waiters[0][0] <= ts):
-            heapq.heappop(self._waiters)[2]()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -249,9 +243,20 @@ class LiveQueries:
         if self._stopped:
             return
         self._log.append(notices)
+        if self._ahead is not None:
+            # A snapshot taken earlier holds commits the feed had not shown yet;
+            # it serves once they have all been notified (so it is exact again).
+            if notices and notices[-1].seq >= self._ahead.seq:
+                ahead, self._ahead = self._ahead, None
+                await self._hand_over(ahead)
+            return
         snapshot = SharedSnapshot(await self._engine.store.snapshot())
         if self._stopped:
             await snapshot.retire()
+            return
+        if notices and snapshot.seq > notices[-1].seq:
+            # Shared store: other processes committed after the last notice.
+            self._ahead = snapshot
             return
         await self._hand_over(snapshot)
 
@@ -314,7 +319,7 @@ class LiveQueries:
         self.refreshes += 1
         for callback in {s.on_change for live in changed for s in live.subscriptions}:
             callback()
-        self._wake_waiters()
+        self._waiters.wake_until(target.ts)
         for future in forced:
             if not future.done():
                 future.set_result(None)

@@ -84,3 +84,6 @@ async def test_typing_expires_unless_refreshed_and_clears_on_send(chat: ReactorT
     # bob's first expiry job finds a newer heartbeat and keeps the row; the second deletes it.
     assert await chat.finish_all_scheduled_functions() == 3
     assert await typing() == []
+    with pytest.raises(ConvexError) as error:
+        await chat.mutation("presence:heartbeat", {"channel": general, "user": "  "})
+    assert error.value.data["code"] == "BAD_AUTHOR"

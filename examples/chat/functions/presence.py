@@ -12,9 +12,10 @@ appears or is deleted, without polling and without trusting client clocks.
 Sending a message deletes the sender's row at once.
 """
 
-from reactor import internal, internal_mutation, mutation, query, v
+from reactor import ConvexError, internal, internal_mutation, mutation, query, v
 
 TYPING_MS = 3000
+MAX_USER = 32
 
 
 async def _row(ctx, channel, user):
@@ -35,8 +36,8 @@ async def clear_typing(ctx, channel, user):
 async def heartbeat(ctx, args):
     """``user`` is typing in ``channel`` now (clients send this at most every second)."""
     user = args["user"].strip()
-    if not user:
-        return None
+    if not 0 < len(user) <= MAX_USER:
+        raise ConvexError({"code": "BAD_AUTHOR", "message": f"a name is 1-{MAX_USER} characters"})
     expires_at = ctx.now + TYPING_MS
     row = await _row(ctx, args["channel"], user)
     if row is None:

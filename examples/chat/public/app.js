@@ -85,7 +85,8 @@ async function main() {
   let creating = null;
 
   function wantedChannel() {
-    return decodeURIComponent(location.hash.slice(1)) || "general";
+    // channels:create lower-cases names, so look for the name it would store
+    return decodeURIComponent(location.hash.slice(1)).trim().toLowerCase() || "general";
   }
 
   function renderChannels() {

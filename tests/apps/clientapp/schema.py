@@ -1,0 +1,14 @@
+from reactor import define_schema, define_table, v
+
+schema = define_schema(
+    {
+        "messages": define_table({"channel": v.string(), "body": v.string()}).index(
+            "by_channel", ["channel"]
+        ),
+        "counters": define_table({"name": v.string(), "value": v.number()}).index(
+            "by_name", ["name"]
+        ),
+        "a": define_table({"n": v.number()}),
+        "b": define_table({"n": v.number()}),
+    }
+)

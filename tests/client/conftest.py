@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from client_relay import FaultyRelay
+
+from reactor.client import AsyncReactorClient
+from reactor.errors import AuthError
+from reactor.server import ReactorServer, create_server
+from reactor.sync import TokenType
+
+
+async def authenticate(token_type: TokenType, token: str | None) -> Mapping[str, Any] | None:
+    """Accepts "good:<subject>" as a user token; refuses everything else."""
+    if token_type == "None":
+        return None
+    if token_type == "User" and token is not None and token.startswith("good:"):
+        subject = token.removeprefix("good:")
+        return {"subject": subject, "issuer": "test", "tokenIdentifier": f"test|{subject}"}
+    raise AuthError(f"bad token {token!r}")
+
+
+@pytest.fixture
+def client_app(apps_dir: Path) -> Path:
+    return apps_dir / "clientapp"
+
+
+@pytest.fixture
+async def server(client_app: Path, tmp_path: Path) -> AsyncIterator[ReactorServer]:
+    server = create_server(client_app, db=str(tmp_path / "data.db"), authenticator=authenticate)
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def url(server: ReactorServer) -> AsyncIterator[str]:
+    async with server.serve() as base:
+        yield base
+
+
+@pytest.fixture
+async def client(url: str) -> AsyncIterator[AsyncReactorClient]:
+    async with AsyncReactorClient(url) as c:
+        yield c
+
+
+@pytest.fixture
+async def other(url: str) -> AsyncIterator[AsyncReactorClient]:
+    """A second client, to make changes the first one should hear about."""
+    async with AsyncReactorClient(url) as c:
+        yield c
+
+
+@pytest.fixture
+async def relay(url: str) -> AsyncIterator[FaultyRelay]:
+    relay = FaultyRelay(url)
+    async with relay.running():
+        yield relay
+
+
+@pytest.fixture
+async def relayed(relay: FaultyRelay) -> AsyncIterator[AsyncReactorClient]:
+    """A client whose connection goes through the relay (so tests can break it)."""
+    async with AsyncReactorClient(relay.url, initial_backoff=0.02, max_backoff=0.2) as c:
+        yield c
