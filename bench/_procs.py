@@ -34,6 +34,7 @@ __all__ = [
     "machine_busy_seconds",
     "raise_fd_limit",
     "raw_server",
+    "reactor_origin",
     "reactor_server",
     "rss_kib",
 ]
@@ -133,6 +134,18 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
         time.sleep(0.05)
 
 
+def reactor_origin() -> str:
+    """Where the server subprocess imports reactor from (PYTHONPATH may point elsewhere
+    than this checkout, e.g. at a snapshot of a commit)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import reactor, os; print(os.path.dirname(reactor.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    ).stdout.strip()
+
+
 @contextlib.contextmanager
 def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> Iterator[Server]:
     """``reactor serve`` as a subprocess on a fresh SQLite file (``synchronous=FULL``
@@ -152,7 +165,7 @@ def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> It
     ]
     log_path = data_dir / "reactor.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
         yield Server(
@@ -169,7 +182,7 @@ def raw_server(data_dir: Path) -> Iterator[Server]:
     command = [sys.executable, str(BENCH / "_raw_ws.py"), "--port", str(port)]
     log_path = data_dir / "raw.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     try:
         _wait_listening(process, port, log_path)
         yield Server(

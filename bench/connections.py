@@ -39,7 +39,16 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._procs import Load, Server, fd_count, raise_fd_limit, raw_server, reactor_server, rss_kib
+from bench._procs import (
+    Load,
+    Server,
+    fd_count,
+    raise_fd_limit,
+    raw_server,
+    reactor_origin,
+    reactor_server,
+    rss_kib,
+)
 
 APP = Path(__file__).resolve().parent / "apps" / "fanout"
 TARGET_KIB = 100.0
@@ -186,7 +195,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--batch", type=int, default=500, help="connections opened at once")
     options = parser.parse_args()
-    console = Console()
+    # Wide enough for the tables when piped to a file (a terminal keeps its own width).
+    console = Console() if sys.stdout.isatty() else Console(width=150)
     fd_limit = raise_fd_limit()
     low, high = (int(x) for x in EPHEMERAL_PORTS.read_text().split())
     console.print(
@@ -197,7 +207,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reactor-connections-") as tmp:
         data = Path(tmp)
         with reactor_server(APP, data) as reactor:
-            console.print(f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim]")
+            console.print(
+                f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"
+            )
             mine = measure(reactor, options.count, options.queries, options.batch, console)
         console.print(
             f"reactor: {mine.connected:,} connections, "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ from bench._procs import (
     machine_busy_seconds,
     raise_fd_limit,
     raw_server,
+    reactor_origin,
     reactor_server,
 )
 
@@ -75,6 +77,8 @@ class Phase:
     load_cpu: float
     other_cpu: float
     writes: int
+    cpu_us_per_update: float
+    """Server CPU time per (write, subscriber): robust to other processes' load."""
 
 
 class Writer:
@@ -193,6 +197,7 @@ def run_phase(
     options: argparse.Namespace,
     console: Console,
     frame_size: int,
+    profile: Path | None = None,
 ) -> Phase:
     writer = Writer(options.rate, options.seconds, options.warmup, run)
     with Progress(
@@ -226,15 +231,22 @@ def run_phase(
                 f"{server.name}: {subscribers} subscribers, writing at {options.rate:g}/s",
                 total=writer.total,
             )
+            spy = _profile(profile, server.pid, subscribers)
             server_cpu, load_cpu = cpu_seconds(server.pid), cpu_seconds(load.pid)
             busy, own = machine_busy_seconds(), cpu_seconds(os.getpid())
             began = time.monotonic()
-            if server.name == "reactor":
-                stats = asyncio.run(writer.reactor(server.ws_url, progress, writing))
-            else:
-                stats = asyncio.run(writer.raw(server.ws_url, frame_size, progress, writing))
+            try:
+                if server.name == "reactor":
+                    stats = asyncio.run(writer.reactor(server.ws_url, progress, writing))
+                else:
+                    stats = asyncio.run(writer.raw(server.ws_url, frame_size, progress, writing))
+            finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait()
             elapsed = time.monotonic() - began
-            server_cpu = (cpu_seconds(server.pid) - server_cpu) / elapsed
+            server_cpu_s = cpu_seconds(server.pid) - server_cpu
+            server_cpu = server_cpu_s / elapsed
             load_cpu = (cpu_seconds(load.pid) - load_cpu) / elapsed
             own = (cpu_seconds(os.getpid()) - own) / elapsed
             other_cpu = (machine_busy_seconds() - busy) / elapsed - server_cpu - load_cpu - own
@@ -250,6 +262,7 @@ def run_phase(
         load_cpu,
         max(0.0, other_cpu),
         writer.total - writer.warmup,
+        server_cpu_s / (writer.total * subscribers) * 1e6,
     )
 
 
@@ -277,6 +290,7 @@ def report(console: Console, pairs: list[tuple[Phase, Phase]], options: argparse
         "commit rtt p50 / p99",
         "delivered",
         "frame bytes",
+        "server cpu µs/update",
         "server cpu",
         "load cpu",
         "others' cpu",
@@ -301,6 +315,7 @@ def report(console: Console, pairs: list[tuple[Phase, Phase]], options: argparse
             f"{rl['samples'] / (r.subscribers * r.writes):.0%} / "
             f"{bl['samples'] / (b.subscribers * b.writes):.0%}",
             f"{rl['frame_bytes']:.0f} / {bl['frame_bytes']:.0f}",
+            f"{r.cpu_us_per_update:.1f} / {b.cpu_us_per_update:.1f}",
             f"{r.server_cpu:.0%} / {b.server_cpu:.0%}",
             f"{r.load_cpu:.0%} / {b.load_cpu:.0%}",
             f"{r.other_cpu:.0%} / {b.other_cpu:.0%}",
@@ -311,8 +326,10 @@ def report(console: Console, pairs: list[tuple[Phase, Phase]], options: argparse
         "p50/p99: over every (subscriber, write) sample. last-sub: per write, the latency "
         "of the last subscriber to get it. commit rtt: reactor's writer, Mutation → "
         "MutationResponse (includes the fsync). delivered: samples / (subscribers x writes), "
-        "below 100% when updates collapsed. cpu: share of one core used by the server and "
-        "the load process while writing; others': used by processes outside this benchmark "
+        "below 100% when updates collapsed. server cpu µs/update: the server's CPU time "
+        "while writing / (writes x subscribers), the figure least moved by other load. "
+        "cpu: share of one core used by the server and the load process while writing; "
+        "others': used by processes outside this benchmark "
         f"(the machine has {os.cpu_count()} cores; figures are only clean when this is ~0%).",
         style="dim",
     )
@@ -367,7 +384,8 @@ def main() -> None:
     )
     options = parser.parse_args()
     counts = [int(c) for c in options.counts.split(",")]
-    console = Console()
+    # Wide enough for the tables when piped to a file (a terminal keeps its own width).
+    console = Console() if sys.stdout.isatty() else Console(width=150)
     fd_limit = raise_fd_limit()
     if max(counts) + 64 > fd_limit:
         console.print(f"[red]RLIMIT_NOFILE is {fd_limit}: too low for {max(counts)}[/red]")
@@ -376,16 +394,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reactor-fanout-") as tmp:
         data = Path(tmp)
         with reactor_server(APP, data) as reactor, raw_server(data) as raw:
-            console.print(f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim]")
+            console.print(
+                f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"
+            )
             console.print(f"raw:     [dim]{' '.join(raw.command[1:])}[/dim]")
             for run, count in enumerate(counts, start=1):
-                spy = _profile(options.profile, reactor.pid, count)
-                try:
-                    mine = run_phase(reactor, count, run, options, console, 0)
-                finally:
-                    if spy is not None:
-                        spy.send_signal(2)
-                        spy.wait()
+                mine = run_phase(reactor, count, run, options, console, 0, options.profile)
                 size = round(mine.load["frame_bytes"]) or 300
                 theirs = run_phase(raw, count, run, options, console, size)
                 console.print(
@@ -398,6 +412,8 @@ def main() -> None:
 
 
 def _profile(folder: Path | None, pid: int, count: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server while the writer runs (collapsed stacks, one file per
+    subscriber count); the figures of a profiled run are slowed by the sampling."""
     if folder is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from reactor.cli import _env, _run, _serve
+from reactor.cli._env import env_command
+from reactor.cli._run import run as run_function
+from reactor.cli._serve import serve as serve_app
 
 app = typer.Typer(
     name="reactor",
@@ -48,7 +50,7 @@ def serve(
     db: DbOption = None,
 ) -> None:
     """Serve the app: WebSocket sync, HTTP API, HTTP actions, scheduler."""
-    _serve.serve(app_dir, host=host, port=port, db=db, reload=False)
+    serve_app(app_dir, host=host, port=port, db=db, reload=False)
 
 
 @app.command()
@@ -62,7 +64,7 @@ def dev(
 
     Connected clients stay connected and receive fresh results.
     """
-    _serve.serve(app_dir, host=host, port=port, db=db, reload=True)
+    serve_app(app_dir, host=host, port=port, db=db, reload=True)
 
 
 @app.command()
@@ -76,7 +78,7 @@ def run(
 
     Uses the admin key, so internal functions can be called too.
     """
-    _run.run(path, args, url=url, app_dir=app_dir)
+    run_function(path, args, url=url, app_dir=app_dir)
 
 
 env_app = typer.Typer(help="Deployment environment variables (read by ctx.env.get).")
@@ -91,7 +93,7 @@ def env_set(
     app_dir: AppOption = Path("."),
 ) -> None:
     """Set NAME to VALUE."""
-    _env.env_command("set", name, value, url=url, app_dir=app_dir)
+    env_command("set", name, value, url=url, app_dir=app_dir)
 
 
 @env_app.command("get")
@@ -99,13 +101,13 @@ def env_get(
     name: str, url: UrlOption = "http://127.0.0.1:3210", app_dir: AppOption = Path(".")
 ) -> None:
     """Print the value of NAME."""
-    _env.env_command("get", name, None, url=url, app_dir=app_dir)
+    env_command("get", name, None, url=url, app_dir=app_dir)
 
 
 @env_app.command("list")
 def env_list(url: UrlOption = "http://127.0.0.1:3210", app_dir: AppOption = Path(".")) -> None:
     """List every variable (names and values)."""
-    _env.env_command("list", None, None, url=url, app_dir=app_dir)
+    env_command("list", None, None, url=url, app_dir=app_dir)
 
 
 @env_app.command("remove")
@@ -113,7 +115,7 @@ def env_remove(
     name: str, url: UrlOption = "http://127.0.0.1:3210", app_dir: AppOption = Path(".")
 ) -> None:
     """Remove NAME."""
-    _env.env_command("remove", name, None, url=url, app_dir=app_dir)
+    env_command("remove", name, None, url=url, app_dir=app_dir)
 
 
 def main() -> None:

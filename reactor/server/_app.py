@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -22,13 +22,17 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from reactor.auth import Authenticator as JwtAuthenticator
+from reactor.auth import load_auth_config, load_or_create_admin_key
 from reactor.engine import Engine
 from reactor.engine._logs import install_log_capture
 from reactor.functions import App, load_app
+from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
 from reactor.server._http import HttpApi, json_response
 from reactor.server._runs import FunctionRunner, log_run
+from reactor.server._static import static_routes
 from reactor.server._websocket import serve_sync_socket
 from reactor.storage import Store, open_store
 from reactor.sync import LiveQueries, purge_session_requests
@@ -60,8 +64,10 @@ class ReactorServer:
         *,
         config: ServerConfig | None = None,
         authenticator: Authenticator | None = None,
+        admin_key: str | None = None,
     ) -> None:
         self.app = app
+        self.admin_key = admin_key
         self.config = config or ServerConfig()
         self.authenticator: Authenticator = authenticator or default_authenticator
         self.engine = Engine(app, store)
@@ -83,7 +89,9 @@ class ReactorServer:
             Route("/api/query_at_ts", http.query_at_ts, methods=["POST"]),
             Route("/version", self._version, methods=["GET"]),
             Route("/health", self._health, methods=["GET"]),
+            *admin_routes(self),
         ]
+        routes += static_routes(app.directory)  # last: API and HTTP-action routes win
         middleware = []
         if self.config.cors:
             # Mirror the caller's origin and headers, with credentials, as the
@@ -148,6 +156,9 @@ class ReactorServer:
             live, self._live = self._live, None
             await live.stop()
             await self.engine.stop()
+            close = getattr(self.authenticator, "aclose", None)
+            if close is not None:
+                await close()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
@@ -168,6 +179,17 @@ class ReactorServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def verify_admin(self, credential: str) -> Mapping[str, Any] | None:
+        """Check an admin key (``Convex <key>``); the identity it acts as, if any."""
+        return await self.authenticator("Admin", credential)
+
+    async def reload(self, app: App) -> None:
+        """Serve a new version of the app in place (``reactor dev``): the schema is
+        synced, every live query re-runs, connected clients get fresh results."""
+        await self.engine.reload(app)
+        self.app = app
+        await self.live.refresh_all()
 
     async def _collect_session_requests(self) -> None:
         retention_ms = self.config.session_request_retention_s * 1000
@@ -249,7 +271,11 @@ def create_server(
 ) -> ReactorServer:
     """A server for the app in ``app_dir``; the store is ``db`` (a URL or path),
     by default ``sqlite:///<app_dir>/.reactor/data.db``. ``dev_errors`` is used
-    when no ``config`` is given (a config carries its own)."""
+    when no ``config`` is given (a config carries its own).
+
+    Tokens are checked against the JWT providers of ``<app>/auth.py``; the
+    admin key is ``REACTOR_ADMIN_KEY`` or ``<app>/.reactor/admin_key`` (made on
+    first start)."""
     root = Path(app_dir).resolve()
     if db is None:
         data = root / ".reactor"
@@ -257,4 +283,13 @@ def create_server(
         db = f"sqlite://{data / 'data.db'}"
     if config is None:
         config = ServerConfig(dev_errors=dev_errors)
-    return ReactorServer(load_app(root), open_store(db), config=config, authenticator=authenticator)
+    admin_key = load_or_create_admin_key(root / ".reactor")
+    if authenticator is None:
+        authenticator = JwtAuthenticator(load_auth_config(root), admin_key=admin_key)
+    return ReactorServer(
+        load_app(root),
+        open_store(db),
+        config=config,
+        authenticator=authenticator,
+        admin_key=admin_key,
+    )

@@ -19,6 +19,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reactor.auth import parse_authorization_header
 from reactor.engine import FunctionResult
 from reactor.errors import AuthError, FunctionNotFoundError, InvalidValueError
 from reactor.server._runs import log_run
@@ -80,21 +81,23 @@ class HttpApi:
             raise RequestError(400, "BadJsonBody", "the body must be a JSON object")
         return body
 
-    async def _identity(self, request: Request) -> Mapping[str, Any] | None:
-        header = request.headers.get("authorization")
+    async def _identity(self, request: Request) -> tuple[Mapping[str, Any] | None, bool]:
+        """The caller's identity, and whether it holds the admin key.
+
+        ``Authorization: Bearer <jwt>`` is a user; ``Convex <admin key>`` is an
+        admin (who may call internal functions, and may act as a user with
+        ``Convex <key>:<base64 identity JSON>``); no header is anonymous.
+        """
         try:
-            if header is None:
-                return await self.server.authenticator("None", None)
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() == "bearer":
-                return await self.server.authenticator("User", token.strip())
-            if scheme.lower() == "convex":
-                return await self.server.authenticator("Admin", token.strip())
+            kind, credential = parse_authorization_header(request.headers.get("authorization"))
+            if kind == "user":
+                return await self.server.authenticator("User", credential), False
+            if kind == "admin":
+                assert credential is not None
+                return await self.server.verify_admin(credential), True
+            return await self.server.authenticator("None", None), False
         except AuthError as exc:
             raise RequestError(401, "Unauthenticated", str(exc)) from None
-        raise RequestError(
-            401, "Unauthenticated", "Authorization must be 'Bearer <token>' or 'Convex <key>'"
-        )
 
     @staticmethod
     def _args(body: dict[str, Any]) -> dict[str, Any]:
@@ -136,13 +139,13 @@ class HttpApi:
                 body.setdefault("path", path)
             path, fmt = self._request_fields(body)
             args = self._args(body)
-            identity = await self._identity(request)
+            identity, admin = await self._identity(request)
             if kind is None:
                 try:
-                    kind = self.server.engine.app.lookup(path, allow_internal=False).kind
+                    kind = self.server.engine.app.lookup(path, allow_internal=admin).kind
                 except (FunctionNotFoundError, TypeError) as exc:
                     return self._function_error(exc, [], fmt)
-            result = await self._run(kind, path, args, identity)
+            result = await self._run(kind, path, args, identity, admin)
         except RequestError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
         return self._result(result, fmt)
@@ -153,14 +156,15 @@ class HttpApi:
         path: str,
         args: dict[str, Any],
         identity: Mapping[str, Any] | None,
+        admin: bool,
     ) -> FunctionResult:
         runner = self.server.runner
         if kind == "query":
-            return await runner.query(path, args, identity, "http")
+            return await runner.query(path, args, identity, "http", admin=admin)
         if kind == "mutation":
-            return await runner.mutation(path, args, identity, "http")
+            return await runner.mutation(path, args, identity, "http", admin=admin)
         if kind == "action":
-            return await runner.action(path, args, identity, "http")
+            return await runner.action(path, args, identity, "http", admin=admin)
         raise AssertionError(kind)
 
     def _result(self, result: FunctionResult, fmt: str) -> Response:
@@ -196,7 +200,7 @@ class HttpApi:
                 ts = None
             if ts is None:
                 raise RequestError(400, "BadJsonBody", "ts must be a u64 in base64, from query_ts")
-            identity = await self._identity(request)
+            identity, _ = await self._identity(request)
             try:
                 result = await self.server.live.run_query_at(path, args, ts, identity)
             except QueryAtTsError as exc:

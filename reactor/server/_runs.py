@@ -36,15 +36,22 @@ def log_run(result: FunctionResult, transport: str) -> None:
 
 
 class FunctionRunner:
-    """What clients may call: public functions only, each run logged."""
+    """What clients may call: public functions only (internal ones too for an
+    admin-key caller), each run logged."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     async def query(
-        self, path: str, args: dict[str, Any], identity: Mapping[str, Any] | None, transport: str
+        self,
+        path: str,
+        args: dict[str, Any],
+        identity: Mapping[str, Any] | None,
+        transport: str,
+        *,
+        admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_query(path, args, identity=identity)
+        result = await self.engine.run_query(path, args, identity=identity, allow_internal=admin)
         log_run(result, transport)
         return result
 
@@ -55,14 +62,24 @@ class FunctionRunner:
         identity: Mapping[str, Any] | None,
         transport: str,
         hook: MutationHook | None = None,
+        *,
+        admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_mutation(path, args, identity=identity, hook=hook)
+        result = await self.engine.run_mutation(
+            path, args, identity=identity, hook=hook, allow_internal=admin
+        )
         log_run(result, transport)
         return result
 
     async def action(
-        self, path: str, args: dict[str, Any], identity: Mapping[str, Any] | None, transport: str
+        self,
+        path: str,
+        args: dict[str, Any],
+        identity: Mapping[str, Any] | None,
+        transport: str,
+        *,
+        admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_action(path, args, identity=identity)
+        result = await self.engine.run_action(path, args, identity=identity, allow_internal=admin)
         log_run(result, transport)
         return result

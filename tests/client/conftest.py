@@ -12,14 +12,19 @@ from reactor.errors import AuthError
 from reactor.server import ReactorServer, create_server
 from reactor.sync import TokenType
 
+_used_once: set[str] = set()
+
 
 async def authenticate(token_type: TokenType, token: str | None) -> Mapping[str, Any] | None:
-    """Accepts "good:<subject>" as a user token; refuses everything else."""
+    """Accepts "good:<subject>" as a user token, and "once:<subject>" the first
+    time it is seen (a token that expires); refuses everything else."""
     if token_type == "None":
         return None
-    if token_type == "User" and token is not None and token.startswith("good:"):
-        subject = token.removeprefix("good:")
-        return {"subject": subject, "issuer": "test", "tokenIdentifier": f"test|{subject}"}
+    if token_type == "User" and token is not None:
+        kind, _, subject = token.partition(":")
+        if kind == "good" or (kind == "once" and token not in _used_once):
+            _used_once.add(token)
+            return {"subject": subject, "issuer": "test", "tokenIdentifier": f"test|{subject}"}
     raise AuthError(f"bad token {token!r}")
 
 

@@ -58,3 +58,15 @@ async def test_auth_is_sent_again_after_a_reconnect(
         assert await relayed.query("messages:whoami") == "dave"
     authenticates = relay.of_type("Authenticate")
     assert [(a["value"], a["baseVersion"]) for a in authenticates] == [("good:dave", 0)] * 2
+
+
+async def test_a_token_refused_on_reconnect_is_raised_by_subscriptions(
+    relay: FaultyRelay, relayed: AsyncReactorClient
+) -> None:
+    await relayed.set_auth("once:erin")  # accepted now, refused when sent again
+    async with relayed.subscribe("messages:whoami") as whoami:
+        assert await next_value(whoami) == "erin"
+        relay.kill_all()
+        with pytest.raises(AuthenticationError, match="bad token 'once:erin'"):
+            await next_value(whoami)
+        assert await next_value(whoami) is None  # carries on anonymously

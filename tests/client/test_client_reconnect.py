@@ -19,8 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def until(condition: Callable[[], bool]) -> None:
+    # Polling: what is watched (the relay's log) has no event to wait on.
     async with asyncio.timeout(5):
-        while not condition():
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 

@@ -13,7 +13,6 @@ import json
 import shutil
 import struct
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "examples" / "chat"
-sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 
 from cdp import Browser, Page  # noqa: E402
 from chromium import ChromiumUnavailable, ensure_chromium  # noqa: E402

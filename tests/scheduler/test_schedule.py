@@ -89,6 +89,11 @@ async def test_t28_a_scheduled_mutation_runs_once_as_nobody(sched: ReactorTest) 
     assert after["name"] == "jobs.js:record"
     [event] = await events(sched, "probe")
     assert event["identity"] is None  # SCH-07: no identity, whoever scheduled it
+
+    async def saw_success() -> bool:
+        return "success" in seen  # a store with a commit feed notifies a moment later
+
+    await wait_until(saw_success)
     engine.committer.remove_listener(watch)
     assert "inProgress" not in seen
     assert {"pending", "success", "failed"} <= set(seen)

@@ -30,17 +30,15 @@ async def test_anonymous_authenticate_bumps_identity(url: str) -> None:
         assert c.results[0] is None
 
 
-async def test_a_user_token_without_providers_gets_auth_error(url: str) -> None:
+async def test_a_bad_user_token_gets_auth_error(url: str) -> None:
     async with RawClient.open(url) as c:
         await c.send(
             {"type": "Authenticate", "tokenType": "User", "value": "a.b.c", "baseVersion": 0}
         )
-        assert await c.recv() == {
-            "type": "AuthError",
-            "error": "no auth providers are configured",
-            "baseVersion": 0,
-            "authUpdateAttempted": True,
-        }
+        reply = await c.recv()
+        assert reply["type"] == "AuthError"
+        assert reply["error"].startswith("malformed token")
+        assert reply["baseVersion"] == 0 and reply["authUpdateAttempted"] is True
         with pytest.raises(ConnectionClosed):
             await c.ws.recv()  # the AuthError is the last message
 

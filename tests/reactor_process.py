@@ -22,8 +22,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(app: Path, data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``reactor serve --app APP`` on a store in ``data_dir``; yield its URL."""
+def serve_app(
+    app: Path,
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    command: str = "serve",
+    db: str | None = None,
+) -> Iterator[str]:
+    """Start ``reactor serve --app APP`` (or ``dev``) on a store in ``data_dir``
+    (or ``db``); yield its URL once it answers /health."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (data_dir / "server.log").open("wb")
@@ -32,13 +40,13 @@ def serve_app(app: Path, data_dir: Path, *, env: dict[str, str] | None = None) -
             sys.executable,
             "-m",
             "reactor",
-            "serve",
+            command,
             "--app",
             str(app),
             "--port",
             str(port),
             "--db",
-            f"sqlite:///{data_dir / 'data.db'}",
+            db or f"sqlite:///{data_dir / 'data.db'}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
