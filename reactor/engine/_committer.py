@@ -277,9 +277,7 @@ class Committer:
             pending.append(request)
         if not pending:
             return
-        checked = [
-            CheckedCommit(r.snapshot_ts, r.read_set, r.written, r.build) for r in pending
-        ]
+        checked = [CheckedCommit(r.snapshot_ts, r.read_set, r.written, r.build) for r in pending]
         try:
             results = await self._store.write_checked(checked)
         except Exception as exc:
@@ -314,9 +312,7 @@ class Committer:
                         self._last_ts = max(self._last_ts, entry.ts)
                         self._log.append((entry.ts, entry.written))
                         self._trim_log()
-                        await self._notify(
-                            [CommitNotice(entry.ts, entry.written, seq=entry.seq)]
-                        )
+                        await self._notify([CommitNotice(entry.ts, entry.written, seq=entry.seq)])
                 finally:
                     close = getattr(feed, "aclose", None)
                     if close is not None:
