@@ -13,6 +13,7 @@ StateVersion, the query-set and identity versions sent.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import deque
@@ -40,6 +41,8 @@ from reactor.sync import (
 )
 
 __all__ = ["ClientCore"]
+
+log = logging.getLogger("reactor.client")
 
 ErrorFactory = Callable[[], BaseException]
 
@@ -187,6 +190,7 @@ class ClientCore:
                 return self._auth_error(message)
             case FatalError():
                 error = message.error
+                log.error("the server ended the session: %s", error)
                 self.end(lambda: ClientClosedError(f"the server ended the session: {error}"))
                 return "FatalError"
             case Ping():

@@ -133,11 +133,16 @@ async def _receive_loop(core: ClientCore, ws: ClientConnection, options: Transpo
             reason = "ProtocolError: the server sent a binary frame"
         else:
             try:
-                reason = core.receive(parse_server_message(frame)) or ""
+                message = parse_server_message(frame)
             except ProtocolError as exc:
                 reason = f"ProtocolError: {exc}"
+            else:
+                reason = core.receive(message) or ""
         if reason:
-            log.warning("dropping the connection: %s", reason)
+            # A protocol error is a server bug (or not a reactor/Convex server):
+            # worth a warning, even though reconnecting usually recovers.
+            level = logging.WARNING if _is_protocol_error(reason) else logging.DEBUG
+            log.log(level, "dropping the connection: %s", reason)
             await _close(ws, reason)
             return reason
 
@@ -146,6 +151,10 @@ async def _close(ws: ClientConnection, reason: str) -> None:
     short = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
     with contextlib.suppress(ConnectionClosed):
         await ws.close(1000, short)
+
+
+def _is_protocol_error(reason: str) -> bool:
+    return reason.startswith(("ProtocolError", "InvalidStartVersion", "InvalidTransition"))
 
 
 def _close_reason(exc: ConnectionClosed) -> str:

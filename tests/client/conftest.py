@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,29 @@ async def authenticate(token_type: TokenType, token: str | None) -> Mapping[str,
             _used_once.add(token)
             return {"subject": subject, "issuer": "test", "tokenIdentifier": f"test|{subject}"}
     raise AuthError(f"bad token {token!r}")
+
+
+@pytest.fixture(autouse=True)
+def no_protocol_errors(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """The client reconnects after a protocol error, which would hide a server bug:
+    fail the test if it warned about one (unless the test provokes them)."""
+    caplog.set_level(logging.WARNING, logger="reactor.client")
+    yield
+    if "protocol_errors_expected" in request.fixturenames:
+        return
+    problems = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "reactor.client" and r.levelno >= logging.WARNING
+    ]
+    assert not problems, problems
+
+
+@pytest.fixture
+def protocol_errors_expected() -> None:
+    """Request it in a test that feeds the client bad frames on purpose."""
 
 
 @pytest.fixture

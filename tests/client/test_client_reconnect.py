@@ -12,7 +12,7 @@ import pytest
 from client_relay import FaultyRelay
 from test_client_subscribe import next_value, waiting_value
 
-from reactor.client import AsyncReactorClient, ConnectionLostError
+from reactor.client import AsyncReactorClient, ClientClosedError, ConnectionLostError
 from reactor.server import create_server
 
 pytestmark = pytest.mark.anyio
@@ -112,24 +112,63 @@ async def test_an_action_in_flight_fails_and_is_not_resent(
     ]
 
 
-async def test_a_transition_that_does_not_chain_makes_it_reconnect(
-    relay: FaultyRelay, relayed: AsyncReactorClient, other: AsyncReactorClient
+def unchained(message: dict[str, Any]) -> dict[str, Any]:
+    message["startVersion"]["querySet"] += 7
+    return message
+
+
+def ts_going_back(message: dict[str, Any]) -> dict[str, Any]:
+    message["endVersion"]["ts"] = "AQAAAAAAAAA="  # 1: before the start
+    return message
+
+
+def not_a_message(message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "TransitionChunk", "chunk": "{", "partNumber": 0, "totalParts": 2}
+
+
+@pytest.mark.parametrize(
+    ("corruption", "reason"),
+    [
+        (unchained, "InvalidStartVersion"),
+        (ts_going_back, "InvalidTransition"),
+        (not_a_message, "ProtocolError: unknown message type 'TransitionChunk'"),
+    ],
+)
+async def test_a_bad_transition_makes_it_reconnect(
+    relay: FaultyRelay,
+    relayed: AsyncReactorClient,
+    other: AsyncReactorClient,
+    corruption: Callable[[dict[str, Any]], dict[str, Any]],
+    reason: str,
+    protocol_errors_expected: None,
 ) -> None:
+    await other.mutation("counters:increment", {"name": "warm-up"})  # so that ts > 1
     subscription = relayed.subscribe("counters:get", {"name": "v"})
     assert await next_value(subscription) is None
 
-    def corrupt(message: dict[str, Any]) -> dict[str, Any]:
-        if message["type"] == "Transition" and message["modifications"]:
-            relay.rewrite = None
-            message["startVersion"]["querySet"] += 7
-        return message
+    def once(message: dict[str, Any]) -> dict[str, Any]:
+        if message["type"] != "Transition" or not message["modifications"]:
+            return message
+        relay.rewrite = None
+        return corruption(message)
 
-    relay.rewrite = corrupt
+    relay.rewrite = once
     await other.mutation("counters:increment", {"name": "v"})
     assert await next_value(subscription) == 1.0  # from the next connection
-    reason = connects(relay)[1]["lastCloseReason"]
-    assert reason.startswith("InvalidStartVersion")
+    assert connects(relay)[1]["lastCloseReason"].startswith(reason)
     subscription.close()
+
+
+async def test_a_fatal_error_ends_the_client(
+    relay: FaultyRelay, relayed: AsyncReactorClient, protocol_errors_expected: None
+) -> None:
+    relay.rewrite = lambda message: {"type": "FatalError", "error": "BaseVersionMismatch: x"}
+    with pytest.raises(ClientClosedError, match="ended the session: BaseVersionMismatch: x"):
+        await relayed.query("counters:get", {"name": "fatal"})
+    with pytest.raises(ClientClosedError):
+        await relayed.mutation("counters:increment", {"name": "fatal"})
+    await asyncio.sleep(0.1)
+    assert len(connects(relay)) == 1  # no reconnecting after a FatalError
 
 
 async def test_a_silent_server_is_given_up_on(
