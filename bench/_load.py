@@ -127,7 +127,7 @@ class Client(asyncio.Protocol):
 
     def _frame(self, frame: Frame, received: float) -> None:
         if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.CONT:
-            self.fragments.append(frame.data)
+            self.fragments.append(bytes(frame.data))
             if not frame.fin:
                 return
             data = b"".join(self.fragments) if len(self.fragments) > 1 else self.fragments[0]

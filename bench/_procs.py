@@ -176,10 +176,10 @@ def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> It
 
 
 @contextlib.contextmanager
-def raw_server(data_dir: Path) -> Iterator[Server]:
+def raw_server(data_dir: Path, *, mode: str = "broadcast") -> Iterator[Server]:
     """The raw ``websockets`` baseline server (bench/_raw_ws.py) as a subprocess."""
     port = free_port()
-    command = [sys.executable, str(BENCH / "_raw_ws.py"), "--port", str(port)]
+    command = [sys.executable, str(BENCH / "_raw_ws.py"), "--port", str(port), "--mode", mode]
     log_path = data_dir / "raw.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)

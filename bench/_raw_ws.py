@@ -13,7 +13,7 @@ subprocess by ``bench/fanout.py`` and ``bench/connections.py``:
 It runs on the default asyncio event loop, as ``reactor serve`` does, with the
 same WebSocket ping interval as reactor's server.
 
-    python bench/_raw_ws.py --port N [--ping-interval 5]
+    python bench/_raw_ws.py --port N [--ping-interval 5] [--mode broadcast|tasks]
 """
 
 from __future__ import annotations
@@ -26,8 +26,15 @@ import time
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 subscribers: set[ServerConnection] = set()
+per_task = False
+"""``--mode tasks``: instead of ``broadcast``, wake one sender task per connection
+that awaits ``send`` (the shape of reactor's sender), to tell the cost of that
+design apart from the rest of reactor."""
+latest: list[str] = [""]
+wakers: set[asyncio.Event] = set()
 
 
 def initial_transition() -> str:
@@ -54,22 +61,47 @@ def initial_transition() -> str:
 async def handler(ws: ServerConnection) -> None:
     if ws.request is not None and ws.request.path == "/publish":
         async for message in ws:
-            broadcast(subscribers, message)
+            if per_task:
+                latest[0] = str(message)
+                for wake in wakers:
+                    wake.set()
+            else:
+                broadcast(subscribers, message)
         return
     subscribers.add(ws)
+    sender = asyncio.create_task(send_loop(ws)) if per_task else None
     try:
         async for message in ws:
             if isinstance(message, str) and '"ModifyQuerySet"' in message:
                 await ws.send(initial_transition())
+    except ConnectionClosed:
+        pass  # the load process drops its connections without a close frame
     finally:
         subscribers.discard(ws)
+        if sender is not None:
+            sender.cancel()
+
+
+async def send_loop(ws: ServerConnection) -> None:
+    wake = asyncio.Event()
+    wakers.add(wake)
+    try:
+        while True:
+            await wake.wait()
+            wake.clear()
+            await ws.send(latest[0])
+    finally:
+        wakers.discard(wake)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ping-interval", type=float, default=5.0)
+    parser.add_argument("--mode", choices=("broadcast", "tasks"), default="broadcast")
     options = parser.parse_args()
+    global per_task
+    per_task = options.mode == "tasks"
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     stop = asyncio.get_running_loop().create_future()

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _spy
 from bench._load import quantile
 from bench._procs import (
     Load,
@@ -231,7 +230,11 @@ def run_phase(
                 f"{server.name}: {subscribers} subscribers, writing at {options.rate:g}/s",
                 total=writer.total,
             )
-            spy = _profile(profile, server.pid, subscribers)
+            spy = (
+                _spy.start(profile / f"fanout-{subscribers}.txt", server.pid)
+                if profile is not None
+                else None
+            )
             server_cpu, load_cpu = cpu_seconds(server.pid), cpu_seconds(load.pid)
             busy, own = machine_busy_seconds(), cpu_seconds(os.getpid())
             began = time.monotonic()
@@ -242,8 +245,7 @@ def run_phase(
                     stats = asyncio.run(writer.raw(server.ws_url, frame_size, progress, writing))
             finally:
                 if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait()
+                    _spy.stop(spy)
             elapsed = time.monotonic() - began
             server_cpu_s = cpu_seconds(server.pid) - server_cpu
             server_cpu = server_cpu_s / elapsed
@@ -277,7 +279,8 @@ def ratio(a: float, b: float) -> str:
 def report(console: Console, pairs: list[tuple[Phase, Phase]], options: argparse.Namespace) -> None:
     table = Table(
         title=f"Fan-out: mutation → update latency in ms, {options.rate:g} writes/s for "
-        f"{options.seconds:g} s: reactor vs raw websockets broadcast"
+        f"{options.seconds:g} s: reactor vs raw websockets "
+        + ("broadcast" if options.raw_mode == "broadcast" else "(one sender task per connection)")
     )
     for column in ("subscribers", "reactor p50", "raw p50", "ratio", "reactor p99", "raw p99"):
         table.add_column(column, justify="right")
@@ -377,10 +380,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured writes first")
     parser.add_argument("--batch", type=int, default=250, help="connections opened at once")
     parser.add_argument(
+        "--raw-mode",
+        choices=("broadcast", "tasks"),
+        default="broadcast",
+        help="the baseline's fan-out: websockets.broadcast (default), or one sender task "
+        "per connection awaiting send (reactor's shape, to price that design alone)",
+    )
+    parser.add_argument(
+        "--durability",
+        choices=("full", "normal", "off"),
+        default="full",
+        help="the SQLite store's durability (full: synchronous=FULL, an fsync per commit)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
-        help="record the reactor server with py-spy into this folder during each phase",
+        help="sample the reactor server with py-spy while writing (files in this folder) "
+        "and print where its time went",
     )
     options = parser.parse_args()
     counts = [int(c) for c in options.counts.split(",")]
@@ -393,7 +410,10 @@ def main() -> None:
     pairs: list[tuple[Phase, Phase]] = []
     with tempfile.TemporaryDirectory(prefix="reactor-fanout-") as tmp:
         data = Path(tmp)
-        with reactor_server(APP, data) as reactor, raw_server(data) as raw:
+        with (
+            reactor_server(APP, data, durability=options.durability) as reactor,
+            raw_server(data, mode=options.raw_mode) as raw,
+        ):
             console.print(
                 f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"
             )
@@ -409,31 +429,31 @@ def main() -> None:
                 )
                 pairs.append((mine, theirs))
     report(console, pairs, options)
+    if options.profile is not None:
+        report_profile(console, pairs, options.profile)
 
 
-def _profile(folder: Path | None, pid: int, count: int) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the server while the writer runs (collapsed stacks, one file per
-    subscriber count); the figures of a profiled run are slowed by the sampling."""
-    if folder is None:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    spy = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen(
-        [
-            str(spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--format",
-            "raw",
-            "--rate",
-            "200",
-            "--output",
-            str(folder / f"fanout-{count}.txt"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def report_profile(console: Console, pairs: list[tuple[Phase, Phase]], folder: Path) -> None:
+    """Per category: share of the server's busy main-thread samples, and that share of
+    its CPU time per (write, subscriber)."""
+    table = Table(
+        title="Where reactor's server time went while writing (py-spy; share of busy "
+        "samples · µs of CPU per write x subscriber)"
     )
+    table.add_column("category")
+    breakdowns = []
+    for r, _ in pairs:
+        table.add_column(f"{r.subscribers:,} subs", justify="right")
+        breakdowns.append((r, _spy.breakdown(folder / f"fanout-{r.subscribers}.txt")))
+    names = [name for name, _ in _spy.CATEGORIES] + [_spy.OTHER]
+    for name in names:
+        cells = []
+        for r, b in breakdowns:
+            share = b.shares.get(name, 0.0)
+            cells.append(f"{share:.0%} · {share * r.cpu_us_per_update:.1f}")
+        table.add_row(name, *cells)
+    console.print(table)
+    console.print(f"raw samples (py-spy --format raw) in {folder}", style="dim")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from reactor.functions import (
     mutation,
     query,
 )
+from reactor.http import HttpRouter, http_action
 from reactor.scheduler import Crons
 from reactor.schema import define_schema, define_table, pagination_opts_validator, v, zid
 from reactor.values import UNSET, Int64
@@ -26,11 +27,13 @@ __all__ = [
     "ConvexError",
     "Crons",
     "FunctionReference",
+    "HttpRouter",
     "Int64",
     "action",
     "api",
     "define_schema",
     "define_table",
+    "http_action",
     "internal",
     "internal_action",
     "internal_mutation",

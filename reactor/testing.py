@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reactor.engine import Engine, MutationCtx, RetryPolicy, TransactionLimits
+from reactor.files import FileStore
 from reactor.functions import load_app
 from reactor.scheduler import SchedulerWorker, SystemClock
 from reactor.storage import SqliteStore, Store
@@ -62,7 +63,17 @@ class _Shared:
                 return self.engine
             app = load_app(self.app_dir)
             store = self.make_store() if self.make_store else SqliteStore(self.data_dir / "data.db")
-            engine = Engine(app, store, limits=self.limits, retry=self.retry, run_scheduler=False)
+            # Files go in the test's folder whatever the store (a MongoDB store would
+            # otherwise put them in the app's .reactor folder).
+            files = FileStore(self.data_dir / "files")
+            engine = Engine(
+                app,
+                store,
+                limits=self.limits,
+                retry=self.retry,
+                run_scheduler=False,
+                files=files,
+            )
             await engine.start()
             self.scheduler = SchedulerWorker(engine, clock=self.clock)
             self.engine = engine

@@ -28,6 +28,14 @@ def apps_dir() -> Path:
     return APPS
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long variants of the hostile-input tests (also REACTOR_LONG=1)",
+    )
+
+
 _deselected = pytest.StashKey[int]()
 _timings = pytest.StashKey[dict[str, float]]()
 

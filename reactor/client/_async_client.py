@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -24,7 +24,7 @@ def _args(args: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(args)
 
 
-class AsyncSubscription:
+class AsyncSubscription(AsyncIterator[Any]):
     """An async iterator over a query's results: the current one first, then one
     per change. A reader that falls behind gets the newest result, never a
     backlog. A failed run of the query raises from ``__anext__``; iterating

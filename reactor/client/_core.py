@@ -103,6 +103,8 @@ class ClientCore:
         """Resolves once the server has accepted every Authenticate sent so far on
         the open connection (a Transition's identity version reaches it)."""
         self.check_open()
+        if token is not None and not isinstance(token, str):
+            raise TypeError(f"an auth token is a str (a JWT) or None, got {type(token).__name__}")
         self._token = token
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._auth_waiters.append(waiter)

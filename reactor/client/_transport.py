@@ -64,32 +64,38 @@ async def run(core: ClientCore, url: str, options: TransportOptions) -> None:
     while core.ended is None:
         serial += 1
         try:
-            async with connect(
+            ws = await connect(
                 url,
                 max_size=None,  # as the official clients: results can be large
                 open_timeout=options.open_timeout,
                 close_timeout=options.close_timeout,
-            ) as ws:
-                core.opened(serial)
-                reason = "closed by the client"
-                try:
-                    reason = await _connection(core, ws, options)
-                finally:
-                    # Also on cancellation (close()), before the socket closes.
-                    heard = core.heard
-                    core.lost(serial, reason)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
-            # Could not connect (or the handshake failed): not a connection the
-            # core saw open, so nothing in flight was lost.
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             log.debug("connecting to %s failed: %r", url, exc)
             heard = False
         else:
-            log.debug("connection to %s ended: %s", url, reason)
+            async with ws:
+                heard = await _serve(core, ws, serial, options)
         if core.ended is not None:
             return
         # A server that answered us is healthy: retry at once-ish. Else back off.
         attempt = 0 if heard else attempt + 1
         await asyncio.sleep(backoff(attempt, options))
+
+
+async def _serve(
+    core: ClientCore, ws: ClientConnection, serial: int, options: TransportOptions
+) -> bool:
+    """Run one open connection to its end; whether the server said anything on it."""
+    core.opened(serial)
+    reason = "closed by the client"
+    try:
+        reason = await _connection(core, ws, options)
+        log.debug("connection %d ended: %s", serial, reason)
+    finally:
+        # Also on cancellation (close()): what was in flight on it is settled.
+        core.lost(serial, reason)
+    return core.heard
 
 
 async def _connection(core: ClientCore, ws: ClientConnection, options: TransportOptions) -> str:

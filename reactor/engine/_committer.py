@@ -67,10 +67,19 @@ class _Request:
 
 
 class Committer:
-    def __init__(self, store: Store, last_ts: int, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        store: Store,
+        last_ts: int,
+        *,
+        max_batch: int = 256,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         self._store = store
         self._last_ts = last_ts
         self._max_batch = max_batch
+        self._clock_ns = clock_ns
+        """Nanoseconds since the epoch, the floor of each new timestamp (virtual in simulations)."""
         self._queue: list[_Request] = []
         self._wakeup = asyncio.Event()
         self._log: list[tuple[int, WrittenKeys]] = []
@@ -202,7 +211,7 @@ class Committer:
         return self._next_ts()
 
     def _next_ts(self) -> int:
-        self._last_ts = max(self._last_ts + 1, time.time_ns())
+        self._last_ts = max(self._last_ts + 1, self._clock_ns())
         return self._last_ts
 
     async def _write_batch(self, batch: list[_Request]) -> None:
@@ -319,18 +328,30 @@ class Committer:
                         await close()
             except FeedGapError as exc:
                 # Commits we never saw were pruned: say so loudly and re-run everything.
-                self.resyncs += 1
                 log.warning("commit feed fell behind the retention window (%s); resyncing", exc)
-                snapshot = await self._store.snapshot()
                 try:
-                    after_seq, ts = snapshot.seq, snapshot.ts
-                finally:
-                    await snapshot.close()
-                self._last_ts = max(self._last_ts, ts)
-                self._log.clear()
-                await self._notify([CommitNotice(ts, {}, resync=True, seq=after_seq)])
+                    after_seq = await self._resync()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the feed must live on: the next gap tries again
+                    log.exception("resyncing failed; trying again in 1 s")
+                    await asyncio.sleep(1.0)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("the commit feed failed; following it again in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def _resync(self) -> int:
+        """Tell listeners that anything may have changed up to a fresh snapshot; return
+        the seq to follow the feed from."""
+        snapshot = await self._store.snapshot()
+        try:
+            after_seq, ts = snapshot.seq, snapshot.ts
+        finally:
+            await snapshot.close()
+        self.resyncs += 1
+        self._last_ts = max(self._last_ts, ts)
+        self._log.clear()
+        await self._notify([CommitNotice(ts, {}, resync=True, seq=after_seq)])
+        return after_seq

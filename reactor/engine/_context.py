@@ -2,9 +2,9 @@
 
 Capabilities follow the shape of ctx: a query's ``db`` is a reader, a
 mutation's a writer, an action has no ``db`` at all; only mutations and
-actions get a scheduler. Nested ``run_query``/``run_mutation`` in a query or
-mutation share the caller's transaction; from an action each call is a
-transaction of its own.
+actions get a scheduler; ``ctx.storage`` grows the same way (``reactor.files``).
+Nested ``run_query``/``run_mutation`` in a query or mutation share the
+caller's transaction; from an action each call is a transaction of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from reactor.engine._database import DatabaseReader, DatabaseWriter
+from reactor.engine._database import DatabaseReader, DatabaseWriter, SystemWriter
 from reactor.engine._env import Env
 from reactor.engine._query import PaginationState
 from reactor.errors import LimitExceededError
+from reactor.files import ActionStorage, StorageReader, StorageWriter
 
 if TYPE_CHECKING:
     from reactor.engine._engine import Engine
@@ -84,6 +85,7 @@ class QueryCtx(_Ctx):
         self._pagination = pagination or PaginationState()
         self.db: DatabaseReader = DatabaseReader(tx, self._pagination)
         self.env = Env(engine, tx, self._pagination)
+        self.storage: StorageReader = StorageReader(engine, self.db.system)
 
     def _seed(self) -> int:
         return self._tx.rng.getrandbits(64)
@@ -114,6 +116,8 @@ class MutationCtx(QueryCtx):
         super().__init__(engine, tx, auth, depth=depth, pagination=pagination)
         self.db: DatabaseWriter = DatabaseWriter(tx, self._pagination, engine)
         self.scheduler = engine.make_scheduler(tx, self)
+        system = SystemWriter(tx, self._pagination, engine)
+        self.storage: StorageWriter = StorageWriter(engine, system)
 
     async def run_mutation(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         """Run a mutation inside this transaction; if it raises, only its writes roll back."""
@@ -141,6 +145,7 @@ class ActionCtx(_Ctx):
         super().__init__(engine, auth, depth, now)
         self.scheduler = engine.make_scheduler(None, self)
         self.env = Env(engine, None)
+        self.storage = ActionStorage(engine)
 
     async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         result = await self._engine.run_query(

@@ -10,6 +10,7 @@ transaction and reaches the database through ``ctx.run_*``.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import time
@@ -31,6 +32,7 @@ from reactor.engine._results import FunctionResult
 from reactor.engine._schema_sync import sync_schema
 from reactor.engine._transaction import Transaction
 from reactor.errors import InvalidValueError, LimitExceededError, OccConflictError, ReactorError
+from reactor.files import FileStore
 from reactor.functions import App, FunctionDefinition, function_path
 from reactor.storage import Snapshot, Store
 from reactor.values import check_value, normalize, value_size
@@ -55,9 +57,10 @@ class RetryPolicy:
     """With a store several processes commit to, running exclusively only holds
     off this process's commits: keep retrying this many more times."""
 
-    def backoff(self, attempt: int) -> float:
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)
+        draw = rng.uniform if rng is not None else random.uniform
+        return draw(ceiling / 2, ceiling)
 
 
 MutationHook = Callable[[MutationCtx], Awaitable[Any]]
@@ -75,9 +78,22 @@ class Engine:
         limits: TransactionLimits | None = None,
         retry: RetryPolicy | None = None,
         run_scheduler: bool = True,
+        clock_ns: Callable[[], int] = time.time_ns,
+        rng: random.Random | None = None,
+        files: FileStore | None = None,
     ) -> None:
+        """``clock_ns`` (nanoseconds since the epoch) and ``rng`` are the engine's only
+        sources of time and chance: commit timestamps, ``_creationTime``, ``ctx.now``,
+        document ids, ``ctx.random`` and retry backoff. The defaults are the system
+        clock and OS entropy; a deterministic simulation passes a virtual clock and a
+        seeded ``random.Random``."""
         self.app = app
         self.store = store
+        # The bytes behind ctx.storage: by default next to the SQLite file, or in the
+        # app's .reactor folder for other stores (files are local to this process).
+        self.files = files or FileStore.beside(store, app.directory)
+        self.clock_ns = clock_ns
+        self._rng = rng
         self.limits = limits or TransactionLimits()
         self.retry = retry or RetryPolicy()
         self.catalog = Catalog(schema=app.schema)
@@ -110,7 +126,7 @@ class Engine:
                 self.catalog.add_table(name, number)
             for meta in metadata.indexes.values():
                 self.catalog.set_index(meta)
-            self._committer = Committer(self.store, metadata.max_ts)
+            self._committer = Committer(self.store, metadata.max_ts, clock_ns=self.clock_ns)
             feed_after_seq = None
             if self.store.shared:
                 snapshot = await self.store.snapshot()
@@ -253,12 +269,21 @@ class Engine:
         if snapshot is None:
             snapshot = await self.store.snapshot()
         self.committer.pin(snapshot.ts)
+        if self._rng is None:
+            rng, id_rng = random.Random(int.from_bytes(os.urandom(8))), None
+        else:
+            rng = id_rng = random.Random(self._rng.getrandbits(64))
+        # After every commit the snapshot holds, even if the clock stands still or
+        # steps back: a document inserted by a transaction that saw another one is
+        # created after it (by _creationTime), as when the begin time is a timestamp.
+        after_snapshot = math.nextafter(snapshot.ts / 1_000_000, math.inf)
         return Transaction(
             snapshot,
             self.catalog,
             usage,
-            begin_ms=time.time() * 1000,
-            rng=random.Random(int.from_bytes(os.urandom(8))),
+            begin_ms=max(self.clock_ns() / 1_000_000, after_snapshot),
+            rng=rng,
+            id_rng=id_rng,
         )
 
     async def _close(self, tx: Transaction, *, owned: bool = True) -> None:
@@ -367,7 +392,7 @@ class Engine:
                 if attempt > self.retry.retries + self.retry.shared_extra_retries:
                     raise  # other processes kept winning: give up, naming the table
                 self.metrics["occ_retries"] += 1
-                await asyncio.sleep(self.retry.backoff(attempt))
+                await asyncio.sleep(self.retry.backoff(attempt, self._rng))
                 attempt += 1
 
     async def _attempt(
@@ -424,7 +449,7 @@ class Engine:
         with capture_logs(result.log_lines):
             try:
                 fn = self._lookup(ref, "action", allow_internal)
-                ctx = ActionCtx(self, Auth(identity), depth=depth, now=time.time() * 1000)
+                ctx = ActionCtx(self, Auth(identity), depth=depth, now=self.clock_ns() / 1_000_000)
                 result.value = await self.call_handler(fn, ctx, args or {})
             except Exception as exc:
                 result.error = exc

@@ -48,6 +48,7 @@ class Transaction:
         *,
         begin_ms: float,
         rng: random.Random,
+        id_rng: random.Random | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.ts = snapshot.ts
@@ -56,6 +57,8 @@ class Transaction:
         self.read_set = ReadSet()
         self.writes: dict[str, PendingWrite] = {}
         self.rng = rng
+        self.id_rng = id_rng
+        """Draws new document ids; None (the default) uses the OS's entropy."""
         self.begin_ms = float(int(begin_ms))
         self._creation_time = begin_ms
 
@@ -161,7 +164,7 @@ class Transaction:
         return value
 
     def new_document_id(self, table: str) -> str:
-        return new_id(self.catalog.tables[table])
+        return new_id(self.catalog.tables[table], self.id_rng)
 
     async def put(self, table: str, doc_id: str, doc: dict[str, Any] | None) -> None:
         """Buffer a new version (None deletes). The caller has validated ``doc``."""

@@ -16,7 +16,6 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -26,11 +25,16 @@ from reactor.auth import Authenticator as JwtAuthenticator
 from reactor.auth import load_auth_config, load_or_create_admin_key
 from reactor.engine import Engine
 from reactor.engine._logs import install_log_capture
+from reactor.files import FileCollector, storage_routes
 from reactor.functions import App, load_app
+from reactor.http import app_router
+from reactor.http._asgi import ApiCors, HttpActionRoutes
 from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
 from reactor.server._http import HttpApi, json_response
+from reactor.server._http_guard import guarded_http_protocol
+from reactor.server._overload import Admission
 from reactor.server._runs import FunctionRunner, log_run
 from reactor.server._static import static_routes
 from reactor.server._websocket import serve_sync_socket
@@ -70,8 +74,18 @@ class ReactorServer:
         self.admin_key = admin_key
         self.config = config or ServerConfig()
         self.authenticator: Authenticator = authenticator or default_authenticator
+        app_router(app)  # a malformed functions/http.py fails here, not on a request
         self.engine = Engine(app, store)
-        self.runner = FunctionRunner(self.engine)
+        if self.config.public_url:
+            self.engine.files.configure_public_url(self.config.public_url)
+        self.file_collector = FileCollector(self.engine)
+        self._files_gc: asyncio.Task[None] | None = None
+        self.admission = Admission(
+            max_connections=self.config.max_connections,
+            max_concurrent_functions=self.config.max_concurrent_functions,
+            retry_after_s=self.config.retry_after_s,
+        )
+        self.runner = FunctionRunner(self.engine, self.admission)
         self._live: LiveQueries | None = None
         self._gc: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -90,28 +104,23 @@ class ReactorServer:
             Route("/version", self._version, methods=["GET"]),
             Route("/health", self._health, methods=["GET"]),
             *admin_routes(self),
+            *storage_routes(self.engine, upload_timeout_s=self.config.upload_timeout_s),
+            # The app's HTTP actions: after reactor's routes (they own /api/), before
+            # the static files (whose last mount matches every path).
+            HttpActionRoutes(self),
         ]
         routes += static_routes(app.directory)  # last: API and HTTP-action routes win
         middleware = []
         if self.config.cors:
-            # Mirror the caller's origin and headers, with credentials, as the
-            # reference backend does: browsers on any origin may call the API.
-            middleware.append(
-                Middleware(
-                    CORSMiddleware,
-                    allow_origin_regex=".*",
-                    allow_methods=["*"],
-                    allow_headers=["*"],
-                    allow_credentials=True,
-                    max_age=3600,
-                )
-            )
+            middleware.append(Middleware(ApiCors, server=self))
         self.asgi = Starlette(
             routes=routes,
             middleware=middleware,
             lifespan=self._lifespan,
             max_body_size=self.config.max_body_bytes,
         )
+        # HTTP-02: paths match exactly, so `/a/` is a 404 rather than a redirect to `/a`.
+        self.asgi.router.redirect_slashes = False
 
     @property
     def live(self) -> LiveQueries:
@@ -144,15 +153,17 @@ class ReactorServer:
                 raise
             self._live = live
             self._gc = asyncio.create_task(self._collect_session_requests(), name="reactor-gc")
+            self._files_gc = asyncio.create_task(self.file_collector.run(), name="reactor-files-gc")
 
     async def stop(self) -> None:
         async with self._lock:
             if self._live is None:
                 return
-            if self._gc is not None:
-                self._gc.cancel()
-                await asyncio.gather(self._gc, return_exceptions=True)
-                self._gc = None
+            for task in (self._gc, self._files_gc):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            self._gc = self._files_gc = None
             live, self._live = self._live, None
             await live.stop()
             await self.engine.stop()
@@ -186,7 +197,9 @@ class ReactorServer:
 
     async def reload(self, app: App) -> None:
         """Serve a new version of the app in place (``reactor dev``): the schema is
-        synced, every live query re-runs, connected clients get fresh results."""
+        synced, every live query re-runs, connected clients get fresh results; the
+        HTTP actions of the new ``functions/http.py`` serve the next request."""
+        app_router(app)  # refuse a malformed http.py before anything changes
         await self.engine.reload(app)
         self.app = app
         await self.live.refresh_all()
@@ -214,13 +227,24 @@ class ReactorServer:
     async def _health(self, request: Request) -> Response:
         if not self.started:
             return json_response({"status": "starting"}, 503)
-        return json_response({"status": "ok", "ts": self.live.processed_ts})
+        return json_response(
+            {
+                "status": "ok",
+                "ts": self.live.processed_ts,
+                "load": self.admission.stats(),
+                # Times this process fell behind a shared store's commit-record
+                # retention and re-ran every live query (always 0 on SQLite).
+                "resyncs": self.engine.committer.resyncs,
+            }
+        )
 
     # -- uvicorn in-process ------------------------------------------------------
 
     def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
         options: dict[str, Any] = {
             "lifespan": "on",
+            "http": guarded_http_protocol(self.config.header_timeout_s),
+            "timeout_keep_alive": self.config.keep_alive_timeout_s,
             "ws_max_size": self.config.max_frame_bytes,
             "ws_ping_interval": self.config.ws_ping_interval_s,
             "ws_ping_timeout": self.config.ws_ping_timeout_s,
@@ -228,6 +252,8 @@ class ReactorServer:
             "timeout_graceful_shutdown": 5,
         }
         options.update(overrides)
+        if "port" in overrides:  # `reactor serve`: file URLs name the address it serves
+            self.engine.files.bind_address(str(options.get("host", "127.0.0.1")), options["port"])
         return uvicorn.Config(self.asgi, **options)
 
     @contextlib.asynccontextmanager
@@ -240,6 +266,7 @@ class ReactorServer:
         # Listening now: a client connecting before uvicorn accepts waits in the backlog.
         sock.listen(128)
         bound_port = sock.getsockname()[1]
+        self.engine.files.bind_address(host, bound_port)
         server = uvicorn.Server(self.uvicorn_config())
         ready = asyncio.Event()
         self._serving.append(ready)
@@ -270,8 +297,9 @@ def create_server(
     authenticator: Authenticator | None = None,
 ) -> ReactorServer:
     """A server for the app in ``app_dir``; the store is ``db`` (a URL or path),
-    by default ``sqlite:///<app_dir>/.reactor/data.db``. ``dev_errors`` is used
-    when no ``config`` is given (a config carries its own).
+    by default ``sqlite:///<app_dir>/.reactor/data.db``. Without a ``config`` the
+    settings are the defaults, then ``REACTOR_<NAME>`` environment variables
+    (``ServerConfig.from_env``), with ``dev_errors`` as given.
 
     Tokens are checked against the JWT providers of ``<app>/auth.py``; the
     admin key is ``REACTOR_ADMIN_KEY`` or ``<app>/.reactor/admin_key`` (made on
@@ -282,7 +310,7 @@ def create_server(
         data.mkdir(parents=True, exist_ok=True)
         db = f"sqlite://{data / 'data.db'}"
     if config is None:
-        config = ServerConfig(dev_errors=dev_errors)
+        config = ServerConfig.from_env(dev_errors=dev_errors)
     admin_key = load_or_create_admin_key(root / ".reactor")
     if authenticator is None:
         authenticator = JwtAuthenticator(load_auth_config(root), admin_key=admin_key)

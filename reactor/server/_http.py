@@ -5,11 +5,14 @@ or ``{"status": "error", "errorMessage", "errorData"?}`` (the reference
 backend answers 560 for the latter, which the official Python client cannot
 parse). A request that cannot be run (bad JSON, bad format, refused token)
 gets a 4xx with ``{"code", "message"}``, which both clients turn into an
-exception naming the code.
+exception naming the code. Past the server-wide function cap a call gets 503
+``{"code": "TooManyConcurrentFunctions", ...}`` with ``Retry-After``; a body
+that does not arrive within ``body_timeout_s`` gets 408.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 from collections.abc import Mapping
@@ -22,6 +25,7 @@ from starlette.responses import Response
 from reactor.auth import parse_authorization_header
 from reactor.engine import FunctionResult
 from reactor.errors import AuthError, FunctionNotFoundError, InvalidValueError
+from reactor.server._overload import Overloaded
 from reactor.server._runs import log_run
 from reactor.sync import NO_ERROR_DATA, QueryAtTsError, describe_error
 from reactor.values import Int64, b64_to_u64, convex_to_json, json_to_convex, u64_to_b64
@@ -43,8 +47,19 @@ class RequestError(Exception):
         self.code = code
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def overloaded_response(exc: Overloaded) -> Response:
+    """503 naming the limit, with ``Retry-After`` (seconds)."""
+    return json_response(
+        {"code": exc.code, "message": str(exc)},
+        503,
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
 
 
 def clean_json(value: Any) -> Any:
@@ -72,7 +87,16 @@ class HttpApi:
         self.server = server
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        raw = await request.body()
+        timeout_s = self.server.config.body_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                raw = await request.body()
+        except TimeoutError:
+            raise RequestError(
+                408,
+                "RequestBodyTimeout",
+                f"the request body did not arrive within {timeout_s:g} s (body_timeout_s)",
+            ) from None
         try:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError as exc:
@@ -148,6 +172,8 @@ class HttpApi:
             result = await self._run(kind, path, args, identity, admin)
         except RequestError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+        except Overloaded as exc:
+            return overloaded_response(exc)
         return self._result(result, fmt)
 
     async def _run(
@@ -202,11 +228,14 @@ class HttpApi:
                 raise RequestError(400, "BadJsonBody", "ts must be a u64 in base64, from query_ts")
             identity, _ = await self._identity(request)
             try:
-                result = await self.server.live.run_query_at(path, args, ts, identity)
+                with self.server.admission.function():
+                    result = await self.server.live.run_query_at(path, args, ts, identity)
             except QueryAtTsError as exc:
                 raise RequestError(400, "TimestampUnavailable", str(exc)) from None
         except RequestError as exc:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+        except Overloaded as exc:
+            return overloaded_response(exc)
         log_run(result, "http")
         return self._result(result, fmt)
 

@@ -1,4 +1,5 @@
-"""Running client-called functions, with one structured log record per run."""
+"""Running client-called functions: each one admitted against the server-wide cap
+(``Overloaded`` past it) and logged with one structured record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from reactor.engine import Engine, FunctionResult
 from reactor.engine._engine import MutationHook
+from reactor.server._overload import Admission
 
 __all__ = ["FunctionRunner", "log_run"]
 
@@ -37,10 +39,12 @@ def log_run(result: FunctionResult, transport: str) -> None:
 
 class FunctionRunner:
     """What clients may call: public functions only (internal ones too for an
-    admin-key caller), each run logged."""
+    admin-key caller), each run admitted and logged. Every method raises
+    ``Overloaded`` without running anything when ``admission`` has no slot."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, admission: Admission) -> None:
         self.engine = engine
+        self.admission = admission
 
     async def query(
         self,
@@ -51,7 +55,10 @@ class FunctionRunner:
         *,
         admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_query(path, args, identity=identity, allow_internal=admin)
+        with self.admission.function():
+            result = await self.engine.run_query(
+                path, args, identity=identity, allow_internal=admin
+            )
         log_run(result, transport)
         return result
 
@@ -65,9 +72,10 @@ class FunctionRunner:
         *,
         admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_mutation(
-            path, args, identity=identity, hook=hook, allow_internal=admin
-        )
+        with self.admission.function():
+            result = await self.engine.run_mutation(
+                path, args, identity=identity, hook=hook, allow_internal=admin
+            )
         log_run(result, transport)
         return result
 
@@ -80,6 +88,9 @@ class FunctionRunner:
         *,
         admin: bool = False,
     ) -> FunctionResult:
-        result = await self.engine.run_action(path, args, identity=identity, allow_internal=admin)
+        with self.admission.function():
+            result = await self.engine.run_action(
+                path, args, identity=identity, allow_internal=admin
+            )
         log_run(result, transport)
         return result

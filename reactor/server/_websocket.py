@@ -6,6 +6,13 @@ token). The sender asks the session for a frame whenever it is woken (a
 result changed, a response is ready, a timestamp was reached, a Ping is due)
 and the socket has taken the previous one, so a slow client's pending
 updates collapse into the next Transition instead of queueing up.
+
+Limits: a socket opened past ``max_connections`` (or while every function slot
+is taken) is accepted and closed at once with 1013 and a reason naming the
+limit; a call finding no function slot closes its connection the same way,
+after the frames already queued (the client re-sends unanswered mutations on
+reconnecting); a socket that sends no Connect within ``connect_timeout_s``
+gets a FatalError ``ConnectTimeout``.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from reactor.errors import AuthError
+from reactor.server._overload import OVERLOAD_CLOSE_CODE, Overloaded
 from reactor.sync import (
     CheckAuth,
     Command,
@@ -72,6 +81,7 @@ class _Connection:
         self.view = _View(self.live)
         self.wake = asyncio.Event()
         self.requests: set[asyncio.Task[None]] = set()
+        self.connect_by = self.loop.time() + server.config.connect_timeout_s
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._sending(), name="reactor-ws-sender")
@@ -89,9 +99,27 @@ class _Connection:
                 self.live.unsubscribe(subscription)
             self.view.subscriptions.clear()
 
+    async def _receive(self) -> Message | None:
+        """The next message; None once the client has been too long without Connect."""
+        if self.session.session_id is not None:
+            return await self.socket.receive()
+        timeout_s = self.server.config.connect_timeout_s
+        try:
+            async with asyncio.timeout(max(0.0, self.connect_by - self.loop.time())):
+                return await self.socket.receive()
+        except TimeoutError:
+            self.session.protocol_error(
+                f"ConnectTimeout: no Connect message within {timeout_s:g} s of opening "
+                "the connection (connect_timeout_s)"
+            )
+            return None
+
     async def _receive_loop(self, sender: asyncio.Task[None]) -> None:
         while not self.session.finished:
-            message = await self.socket.receive()
+            message = await self._receive()
+            if message is None:
+                self.wake.set()
+                break
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
@@ -164,6 +192,12 @@ class _Connection:
                     command.udf_path, command.args, command.identity, "websocket"
                 )
             outcome = outcome_of(result, dev_errors=dev_errors)
+        except Overloaded as exc:
+            # Nothing ran. Close (after what is queued) so the client backs off; it
+            # re-sends the mutation after reconnecting, and it runs once.
+            self.session.close_after_queued(OVERLOAD_CLOSE_CODE, str(exc))
+            self.wake.set()
+            return
         except Exception as exc:
             # Never leave the request unanswered: the next mutation waits for it.
             message, _ = describe_error(exc, dev_errors=dev_errors)
@@ -215,5 +249,16 @@ class _Connection:
 
 async def serve_sync_socket(socket: WebSocket, server: ReactorServer) -> None:
     """Serve one sync connection until either side closes it."""
-    await socket.accept()
-    await _Connection(socket, server).run()
+    try:
+        server.admission.admit_connection()
+    except Overloaded as exc:
+        # Accepted only to say why: a refused handshake would reach a browser
+        # client as a bare 1006, with no reason and no back-off hint.
+        await socket.accept()
+        await socket.close(OVERLOAD_CLOSE_CODE, str(exc))
+        return
+    try:
+        await socket.accept()
+        await _Connection(socket, server).run()
+    finally:
+        server.admission.release_connection()

@@ -64,7 +64,12 @@ class SqliteStore(Store):
       file. For tests and throwaway data only.
     """
 
-    def __init__(self, path: str | Path, *, durability: Durability = "full") -> None:
+    def __init__(
+        self, path: str | Path, *, durability: Durability = "full", writer_thread: bool = True
+    ) -> None:
+        """``writer_thread=False`` runs the writer's work on the event loop itself,
+        blocking it for every write and fsync. Only for deterministic simulations,
+        where a worker thread's timing would make runs unrepeatable."""
         if durability not in get_args(Durability):
             raise ValueError(f"durability must be 'full', 'normal' or 'off', not {durability!r}")
         # Resolve symlinks so two spellings of one file share one lock file.
@@ -76,6 +81,7 @@ class SqliteStore(Store):
         # Its own thread token: a commit never queues behind other users of
         # anyio's shared worker-thread pool (40 tokens by default).
         self._thread = anyio.CapacityLimiter(1)
+        self._writer_thread = writer_thread
         self._writer: apsw.Connection | None = None
         self._readers = ReaderPool(self.path)
         self._state: Literal["new", "opening", "open", "closed"] = "new"
@@ -90,9 +96,7 @@ class SqliteStore(Store):
         try:
             self._lock_file.acquire()
             async with self._write_lock:
-                metadata = await anyio.to_thread.run_sync(
-                    self._connect_writer, limiter=self._thread
-                )
+                metadata = await self._off_loop(self._connect_writer)
         except BaseException:
             # Also on cancellation: the thread still finished, and may have
             # connected, so close what it opened.
@@ -140,7 +144,7 @@ class SqliteStore(Store):
                     if writer is not None:
                         # The last connection to close checkpoints the WAL into
                         # the database: file I/O, so off the event loop.
-                        await anyio.to_thread.run_sync(writer.close, limiter=self._thread)
+                        await self._off_loop(writer.close)
                 finally:
                     self._lock_file.release()
 
@@ -226,7 +230,13 @@ class SqliteStore(Store):
                 raise StoreError(f"the store {self.path} is closed")
             # Not abandoned on cancellation: the lock stays held until the thread is
             # done with the writer, so the next write never overlaps this one.
-            return await anyio.to_thread.run_sync(fn, writer, limiter=self._thread)
+            return await self._off_loop(lambda: fn(writer))
+
+    async def _off_loop(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` in the writer's worker thread (or inline, without ``writer_thread``)."""
+        if not self._writer_thread:
+            return fn()
+        return await anyio.to_thread.run_sync(fn, limiter=self._thread)
 
     def _check_open(self) -> None:
         if self._state in ("new", "opening"):

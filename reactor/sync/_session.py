@@ -157,6 +157,12 @@ class SyncSession:
         self._outbox.append(encode_server_message(FatalError(message)))
         self._finish(FATAL_CLOSE_CODE, message)
 
+    def close_after_queued(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason`` once the frames already queued are
+        sent, without a FatalError: the server sheds load (1013), not a violation."""
+        if not self._done:
+            self._finish(code, reason)
+
     def _finish(self, code: int, reason: str) -> None:
         self._done = True
         self._close = (code, _reason(reason))

@@ -43,6 +43,11 @@ log = logging.getLogger("reactor.sync")
 RunHook = Callable[[FunctionResult], None]
 
 
+def _rerun_order(live: LiveQuery) -> tuple[str, bytes, str, bytes]:
+    path, args, journal, identity = live.key
+    return path, args, journal or "", identity
+
+
 class QueryAtTsError(ReactorError):
     """A query at a timestamp cannot be answered from the latest snapshot."""
 
@@ -246,10 +251,15 @@ class LiveQueries:
         if self._ahead is not None:
             # A snapshot taken earlier holds commits the feed had not shown yet;
             # it serves once they have all been notified (so it is exact again).
-            if notices and notices[-1].seq >= self._ahead.seq:
-                ahead, self._ahead = self._ahead, None
+            if not notices or notices[-1].seq < self._ahead.seq:
+                return
+            ahead, self._ahead = self._ahead, None
+            if notices[-1].seq == ahead.seq and not any(n.resync for n in notices):
                 await self._hand_over(ahead)
-            return
+                return
+            # The notices went past it (a resync jumps to a newer snapshot): a
+            # refresh at its ts would leave them for a commit that may never come.
+            await ahead.retire()
         snapshot = SharedSnapshot(await self._engine.store.snapshot())
         if self._stopped:
             await snapshot.retire()
@@ -299,9 +309,14 @@ class LiveQueries:
             async with semaphore:
                 return live, await self._run_live(live, target)
 
-        # Only published queries: a first run checks the log for itself.
+        # Only published queries: a first run checks the log for itself. In key
+        # order, not set order, so that a seeded simulation replays exactly.
         results = await asyncio.gather(
-            *(rerun(live) for live in stale if live.result is not None and not live.dead)
+            *(
+                rerun(live)
+                for live in sorted(stale, key=_rerun_order)
+                if live.result is not None and not live.dead
+            )
         )
         # From here to the awaits all is synchronous: results and processed_ts
         # change together, never visible half-done.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from client_helpers import next_value
 from client_relay import FaultyRelay
-from test_client_subscribe import next_value
 
 from reactor.client import AsyncReactorClient, AuthenticationError
 

@@ -2,61 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
+from client_helpers import EVERY_TYPE, check_every_type
 
-from reactor import ConvexError, Int64
+from reactor import ConvexError
 from reactor.client import AsyncReactorClient, ClientClosedError, FunctionError
 from reactor.client._transport import sync_url
 from reactor.errors import InvalidValueError
-from reactor.values import INT64_MAX, INT64_MIN
 
 pytestmark = pytest.mark.anyio
-
-EVERY_TYPE = {
-    "null": None,
-    "true": True,
-    "false": False,
-    "float": 1.5,
-    "whole_float": 3.0,
-    "zero": 0.0,
-    "negative_zero": -0.0,
-    "nan": math.nan,
-    "inf": math.inf,
-    "minus_inf": -math.inf,
-    "int64_max": Int64(INT64_MAX),
-    "int64_min": Int64(INT64_MIN),
-    "int64_zero": Int64(0),
-    "bytes": b"\x00\xff\xfe binary",
-    "empty_bytes": b"",
-    "string": "héllo ✓ \u2028",
-    "empty": "",
-    "array": [Int64(-1), 2.5, "x", None, [b"\x01", {"deep": [True]}]],
-    "object": {"nested": {"list": [], "obj": {}, "n": Int64(7)}},
-}
-
-
-def check_every_type(value: object) -> None:
-    assert isinstance(value, dict)
-    assert set(value) == set(EVERY_TYPE)
-    assert value["null"] is None
-    assert value["true"] is True and value["false"] is False
-    assert type(value["float"]) is float and value["float"] == 1.5
-    assert type(value["whole_float"]) is float and value["whole_float"] == 3.0
-    assert math.copysign(1.0, value["zero"]) == 1.0
-    assert value["negative_zero"] == 0.0 and math.copysign(1.0, value["negative_zero"]) == -1.0
-    assert math.isnan(value["nan"])
-    assert value["inf"] == math.inf and value["minus_inf"] == -math.inf
-    for key in ("int64_max", "int64_min", "int64_zero"):
-        assert type(value[key]) is Int64 and value[key] == EVERY_TYPE[key]
-    assert type(value["bytes"]) is bytes and value["bytes"] == EVERY_TYPE["bytes"]
-    assert value["empty_bytes"] == b""
-    assert value["string"] == EVERY_TYPE["string"] and value["empty"] == ""
-    assert value["array"] == EVERY_TYPE["array"]
-    assert type(value["array"][0]) is Int64
-    assert value["object"] == EVERY_TYPE["object"]
-    assert type(value["object"]["nested"]["n"]) is Int64
 
 
 async def test_every_value_type_round_trips(client: AsyncReactorClient) -> None:
@@ -118,7 +72,7 @@ async def test_the_client_works_on_after_failures(client: AsyncReactorClient) ->
 
 async def test_bad_args_are_refused_before_sending(client: AsyncReactorClient) -> None:
     with pytest.raises(TypeError, match="dict"):
-        await client.mutation("values:echo_mutation", ["not", "a", "dict"])  # type: ignore[arg-type]
+        await client.mutation("values:echo_mutation", ["not", "a", "dict"])
     with pytest.raises(InvalidValueError):
         await client.mutation("values:echo_mutation", {"s": {1, 2}})
     with pytest.raises(InvalidValueError):

@@ -9,20 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_helpers import next_value, until, waiting_value
 from client_relay import FaultyRelay
-from test_client_subscribe import next_value, waiting_value
 
 from reactor.client import AsyncReactorClient, ClientClosedError, ConnectionLostError
-from reactor.server import create_server
+from reactor.server import ServerConfig, create_server
+from reactor.sync import SessionLimits
 
 pytestmark = pytest.mark.anyio
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    # Polling: what is watched (the relay's log) has no event to wait on.
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 def connects(relay: FaultyRelay) -> list[dict[str, Any]]:
@@ -213,3 +207,16 @@ async def test_survives_a_server_restart(client_app: Path, tmp_path: Path) -> No
             await client.close()
     finally:
         await client.close()
+
+
+async def test_pings_keep_an_idle_connection_alive(client_app: Path, tmp_path: Path) -> None:
+    config = ServerConfig(session=SessionLimits(ping_interval_s=0.05))
+    server = create_server(client_app, db=str(tmp_path / "ping.db"), config=config)
+    async with server, server.serve() as url:
+        relay = FaultyRelay(url)
+        async with relay.running(), AsyncReactorClient(relay.url, inactivity_timeout=0.3) as c:
+            assert await c.query("counters:get", {"name": "idle"}) is None
+            await asyncio.sleep(1.0)  # silent but for the server's Pings
+            assert await c.query("counters:get", {"name": "idle"}) is None
+        assert len(connects(relay)) == 1
+        assert sum(m["type"] == "Ping" for m in relay.to_client) >= 5

@@ -6,27 +6,13 @@ import asyncio
 import gc
 
 import pytest
+from client_helpers import next_value, waiting_value
 
 from reactor import ConvexError
 from reactor.client import AsyncReactorClient, FunctionError
 from reactor.server import ReactorServer
 
 pytestmark = pytest.mark.anyio
-
-
-async def next_value(subscription: object) -> object:
-    async with asyncio.timeout(5):
-        return await anext(subscription)  # type: ignore[call-overload]
-
-
-async def waiting_value(subscription: object) -> object:
-    """The next value, which must already be waiting: taking it needs no I/O."""
-    task = asyncio.ensure_future(anext(subscription))  # type: ignore[call-overload]
-    await asyncio.sleep(0)  # one loop step: enough to take a value that is there
-    if not task.done():
-        task.cancel()
-        pytest.fail("no value was waiting")
-    return task.result()
 
 
 async def live_queries(server: ReactorServer, expected: int) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from client_helpers import EVERY_TYPE, check_every_type
 from server_thread import ServerThread
-from test_client_calls import EVERY_TYPE, check_every_type
 
 from reactor import ConvexError
 from reactor.client import ClientClosedError, FunctionError, ReactorClient
@@ -30,7 +30,7 @@ def client(served: ServerThread) -> Iterator[ReactorClient]:
 def live_queries(served: ServerThread) -> int:
     async def count() -> int:
         assert served.server is not None
-        return served.server.live.stats()["live_queries"]
+        return int(served.server.live.stats()["live_queries"])
 
     return served.run(count())
 

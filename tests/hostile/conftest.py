@@ -1,0 +1,27 @@
+"""Hostile-input tests: property tests of the decoders, a fuzzed live server,
+slow clients, limits and overload.
+
+``REACTOR_LONG=1`` or ``--long`` runs the long variants (100,000 bad frames
+instead of 10,000, and more hypothesis examples).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# raw_client (a raw-protocol WebSocket client) lives with the server tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+
+@pytest.fixture(scope="session")
+def long_mode(pytestconfig: pytest.Config) -> bool:
+    return os.environ.get("REACTOR_LONG") == "1" or bool(pytestconfig.getoption("--long"))
+
+
+@pytest.fixture
+def live_app(apps_dir: Path) -> Path:
+    return apps_dir / "live"

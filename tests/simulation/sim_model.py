@@ -1,0 +1,227 @@
+"""The reference model: every committed state, by timestamp, and the app's queries
+re-implemented over it in plain Python.
+
+The model is fed every ``Commit`` the committer hands the store, in order. It
+checks each one against the state just before it (is this a write a
+serializable run of the app's mutations could have made?) and keeps the state
+after it, so the result any query should have at any timestamp can be
+computed independently of the engine, the live queries and the sessions.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reactor.storage import Commit
+from reactor.sync import SESSION_REQUESTS
+from reactor.values import decode_stored
+
+__all__ = ["STRICT_LIMIT", "Expected", "Model", "ModelViolation", "QuerySpec"]
+
+STRICT_LIMIT = 3  # simapp/functions/messages.py
+
+Doc = dict[str, Any]
+Table = dict[str, Doc]
+State = dict[str, Table]
+Expected = tuple[bool, Any]
+"""(True, value) for a result, (False, errorData) for a ConvexError failure."""
+
+
+class ModelViolation(AssertionError):
+    """A commit no serializable run of the app's mutations could have made."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """One subscribable query: a path and its arguments (hashable)."""
+
+    path: str
+    args: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, path: str, **args: Any) -> QuerySpec:
+        return cls(path, tuple(sorted(args.items())))
+
+    def args_dict(self) -> dict[str, Any]:
+        return dict(self.args)
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.args)
+        return f"{self.path}({inner})"
+
+
+def _order(doc: Doc) -> tuple[float, str]:
+    # Index keys end in (_creationTime, _id); ids are ASCII, so str order is byte order.
+    return doc["_creationTime"], doc["_id"]
+
+
+def _channel(state: State, channel: str) -> list[Doc]:
+    return sorted((d for d in state["messages"].values() if d["channel"] == channel), key=_order)
+
+
+def _counter(state: State, name: str) -> Doc | None:
+    found = [d for d in state["counters"].values() if d["name"] == name]
+    return found[0] if found else None
+
+
+def _strict(state: State, channel: str) -> Expected:
+    rows = _channel(state, channel)
+    if len(rows) > STRICT_LIMIT:
+        return False, {"tooMany": len(rows)}
+    return True, [d["tag"] for d in rows]
+
+
+def _head(state: State, channel: str) -> Expected:
+    rows = _channel(state, channel)
+    if not rows:
+        return True, None
+    counter = _counter(state, channel)
+    return True, {"tag": rows[0]["tag"], "counter": None if counter is None else counter["value"]}
+
+
+def _with_body(state: State, body: str) -> Expected:
+    rows = sorted((d for d in state["messages"].values() if d["body"] == body), key=_order)
+    return True, [d["tag"] for d in rows]
+
+
+def _counter_value(state: State, name: str) -> Expected:
+    row = _counter(state, name)
+    return True, None if row is None else row["value"]
+
+
+_QUERIES: dict[str, Callable[..., Expected]] = {
+    "messages:list": lambda s, channel: (True, _channel(s, channel)),
+    "messages:slow_list": lambda s, channel, pause: (True, _channel(s, channel)),
+    "messages:latest": lambda s, channel, k: (True, _channel(s, channel)[::-1][: int(k)]),
+    "messages:count": lambda s, channel: (True, len(_channel(s, channel))),
+    "messages:strict": _strict,
+    "messages:head": _head,
+    "messages:with_body": _with_body,
+    "messages:constant": lambda s: (True, "constant"),
+    "counters:get": _counter_value,
+    "counters:total": lambda s: (True, sum(d["value"] for d in s["counters"].values())),
+    "counters:slow_total": lambda s, pause: (
+        True,
+        sum(d["value"] for d in s["counters"].values()),
+    ),
+}
+
+
+@dataclass(slots=True)
+class Record:
+    """An exactly-once record: a client mutation that committed."""
+
+    ts: int
+    result: Any
+
+
+class Model:
+    def __init__(self, initial_ts: int = 0) -> None:
+        self.timestamps: list[int] = [initial_ts]
+        self.states: list[State] = [{"messages": {}, "counters": {}}]
+        self.records: dict[tuple[str, int], Record] = {}
+        self.tags: dict[str, int] = {}
+        """Every message tag ever inserted, with the ts of its commit."""
+        self.increments: dict[str, int] = {}
+        """Per counter, how many commits incremented it."""
+        self._cache: dict[tuple[QuerySpec, int], Expected] = {}
+
+    @property
+    def latest_ts(self) -> int:
+        return self.timestamps[-1]
+
+    def _index_at(self, ts: int) -> int:
+        return bisect.bisect_right(self.timestamps, ts) - 1
+
+    def state_at(self, ts: int) -> State:
+        return self.states[self._index_at(ts)]
+
+    def expected(self, spec: QuerySpec, ts: int) -> Expected:
+        """What ``spec`` returns on the committed state at ``ts``."""
+        index = self._index_at(ts)
+        key = (spec, index)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = _QUERIES[spec.path](self.states[index], **spec.args_dict())
+        return cached
+
+    # -- commits -----------------------------------------------------------------
+
+    def apply(self, commit: Commit) -> None:
+        """Check ``commit`` against the latest state and make the state after it latest."""
+        if commit.ts <= self.latest_ts:
+            raise ModelViolation(f"commit ts {commit.ts} is not after {self.latest_ts}")
+        before = self.states[-1]
+        after: State = dict(before)
+        for table in {w.table for w in commit.documents} & set(before):
+            after[table] = dict(before[table])
+        for write in commit.documents:
+            value = None if write.value is None else decode_stored(write.value)
+            if write.table == SESSION_REQUESTS:
+                self._record(commit.ts, write.id, value)
+            elif write.table not in after:
+                raise ModelViolation(f"a write to an unknown table {write.table}")
+            elif value is None:
+                after[write.table].pop(write.id, None)
+            else:
+                after[write.table][write.id] = value
+        self._check(commit, before, after)
+        self.timestamps.append(commit.ts)
+        self.states.append(after)
+
+    def _record(self, ts: int, doc_id: str, value: Doc | None) -> None:
+        if value is None:
+            return  # purged records: the sim does not purge
+        key = (value["sessionId"], int(value["requestId"]))
+        if key in self.records:
+            raise ModelViolation(f"request {key} recorded twice: the mutation applied twice")
+        self.records[key] = Record(ts, value.get("result"))
+
+    def _check(self, commit: Commit, before: State, after: State) -> None:
+        """Each change must be one a serializable run of the app could make."""
+        for write in commit.documents:
+            if write.table == "messages":
+                self._check_message(commit.ts, write.id, before, after)
+            elif write.table == "counters":
+                self._check_counter(write.id, before, after)
+        names = [d["name"] for d in after["counters"].values()]
+        if len(names) != len(set(names)):
+            raise ModelViolation(f"two counters share a name: {sorted(names)}")
+
+    def _check_message(self, ts: int, doc_id: str, before: State, after: State) -> None:
+        old, new = before["messages"].get(doc_id), after["messages"].get(doc_id)
+        if old is None and new is not None:  # send: n follows the channel's newest
+            if new["tag"] in self.tags:
+                raise ModelViolation(f"message {new['tag']} inserted twice")
+            self.tags[new["tag"]] = ts
+            rows = _channel(before, new["channel"])
+            n = rows[-1]["n"] + 1 if rows else 1
+            if new["n"] != n or (rows and _order(new) < _order(rows[-1])):
+                raise ModelViolation(
+                    f"message {new['tag']} has n={new['n']} (expected {n}) or is not the "
+                    f"newest of {new['channel']}: not serializable"
+                )
+        elif old is not None and new is None:  # remove_oldest
+            rows = _channel(before, old["channel"])
+            if rows[0]["_id"] != doc_id:
+                raise ModelViolation(f"deleted {old['tag']}, not the oldest {rows[0]['tag']}")
+        elif old is not None and new is not None:  # edit_newest
+            rows = _channel(before, old["channel"])
+            unchanged = {k: v for k, v in new.items() if k != "body"}
+            if rows[-1]["_id"] != doc_id or unchanged != {k: v for k, v in old.items() if k != "body"}:
+                raise ModelViolation(f"edited {old['tag']}, which is not the newest, or not the body")
+
+    def _check_counter(self, doc_id: str, before: State, after: State) -> None:
+        old, new = before["counters"].get(doc_id), after["counters"].get(doc_id)
+        if new is None:
+            raise ModelViolation("a counter was deleted")
+        expected = 1 if old is None else old["value"] + 1
+        if new["value"] != expected:
+            raise ModelViolation(
+                f"counter {new['name']} went from {None if old is None else old['value']} "
+                f"to {new['value']}: a lost update"
+            )
+        self.increments[new["name"]] = self.increments.get(new["name"], 0) + 1
