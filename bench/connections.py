@@ -204,6 +204,17 @@ def main() -> None:
         f"ephemeral ports {low}-{high} ({high - low + 1:,} per destination)",
         style="dim",
     )
+    if fd_limit < options.count + 100:
+        console.print(
+            f"[yellow]RLIMIT_NOFILE {fd_limit:,} < {options.count:,} + 100 and the hard limit "
+            "cannot be raised without privileges: the servers will refuse connections near "
+            "the limit (EMFILE); the largest number that opens is measured[/yellow]"
+        )
+    if high - low + 1 < options.count:
+        console.print(
+            f"[yellow]only {high - low + 1:,} ephemeral ports for one destination: "
+            "connections beyond that fail with EADDRNOTAVAIL[/yellow]"
+        )
     with tempfile.TemporaryDirectory(prefix="reactor-connections-") as tmp:
         data = Path(tmp)
         with reactor_server(APP, data) as reactor:

@@ -27,18 +27,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -95,7 +104,11 @@ class Writer:
         self.responses = 0
 
     async def _schedule(
-        self, ws: ClientConnection, frame: Any, progress: Progress, task: Any
+        self,
+        ws: ClientConnection,
+        frame: Callable[[int, float], str],
+        progress: Progress,
+        task: TaskID,
     ) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.05
@@ -108,7 +121,7 @@ class Writer:
             await ws.send(frame(seq, sent))
             progress.update(task, completed=seq + 1)
 
-    async def reactor(self, url: str, progress: Progress, task: Any) -> dict[str, Any]:
+    async def reactor(self, url: str, progress: Progress, task: TaskID) -> dict[str, Any]:
         async with connect(url, proxy=None, max_size=None) as ws:
             await ws.send(
                 orjson.dumps(
@@ -145,15 +158,20 @@ class Writer:
 
             reader = asyncio.create_task(read())
             await self._schedule(ws, frame, progress, task)
-            try:
+            # Bounded: a server that fell far behind is reported, not waited for.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=30)
-            finally:
-                reader.cancel()
+            reader.cancel()
+            if self.responses < self.total:
+                self.errors.append(
+                    f"{self.total - self.responses} of {self.total} mutations unanswered 30 s "
+                    "after the last was sent"
+                )
             await asyncio.sleep(1.0)  # let the last updates reach every subscriber
         ms = sorted(x * 1000 for x in self.rtts)
         return {"rtt_p50_ms": quantile(ms, 0.5), "rtt_p99_ms": quantile(ms, 0.99)}
 
-    async def raw(self, url: str, size: int, progress: Progress, task: Any) -> dict[str, Any]:
+    async def raw(self, url: str, size: int, progress: Progress, task: TaskID) -> dict[str, Any]:
         publish = url.split("/api/", 1)[0] + "/publish"
 
         def frame(seq: int, sent: float) -> str:

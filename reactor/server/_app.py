@@ -33,10 +33,10 @@ from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
 from reactor.server._http import HttpApi, json_response
-from reactor.server._http_guard import guarded_http_protocol
 from reactor.server._overload import Admission
 from reactor.server._runs import FunctionRunner, log_run
 from reactor.server._static import static_routes
+from reactor.server._uvicorn_guard import guarded_http_protocol, quiet_client_faults
 from reactor.server._websocket import serve_sync_socket
 from reactor.storage import Store, open_store
 from reactor.sync import LiveQueries, purge_session_requests
@@ -241,6 +241,7 @@ class ReactorServer:
     # -- uvicorn in-process ------------------------------------------------------
 
     def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
+        quiet_client_faults()
         options: dict[str, Any] = {
             "lifespan": "on",
             "http": guarded_http_protocol(self.config.header_timeout_s),

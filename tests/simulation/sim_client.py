@@ -29,6 +29,9 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from sim_model import Expected, QuerySpec
+from sim_network import Link, SimSocket
+
 from reactor.sync import (
     NO_ERROR_DATA,
     Action,
@@ -50,9 +53,6 @@ from reactor.sync import (
     encode_client_message,
     parse_server_message,
 )
-
-from sim_model import Expected, QuerySpec
-from sim_network import Link, SimSocket
 
 if TYPE_CHECKING:
     from sim_harness import Simulation
@@ -464,4 +464,3 @@ class SimClient:
             f"{conn.query_set}), outstanding {sorted(conn.outstanding)}, awaiting a "
             f"Transition for {conn.awaiting}, requests {pending}"
         )
-

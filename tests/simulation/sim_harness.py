@@ -31,6 +31,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from sim_client import ClientConn, SimClient
+from sim_loop import run_virtual
+from sim_model import Model
+from sim_network import Delays, Link, SimSocket
+
 from reactor.engine import Engine, RetryPolicy, SubscriptionIndex
 from reactor.functions import App, load_app
 from reactor.server._config import ServerConfig
@@ -39,11 +44,6 @@ from reactor.server._runs import FunctionRunner
 from reactor.server._websocket import serve_sync_socket
 from reactor.storage import Commit, SqliteStore
 from reactor.sync import LiveQueries, Ping, SessionLimits, encode_server_message
-
-from sim_client import ClientConn, SimClient
-from sim_loop import run_virtual
-from sim_model import Model
-from sim_network import Delays, Link, SimSocket
 
 __all__ = ["SimConfig", "SimResult", "Simulation", "SimulationFailed", "run_seed"]
 
@@ -245,18 +245,20 @@ class Simulation:
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         self.record_failure(f"unhandled in the event loop: {context.get('message')} {context}")
 
-    async def _until(self, awaitable: Awaitable[Any], what: str, timeout: float) -> None:
+    async def _until(self, awaitable: Awaitable[Any], what: str, limit: float) -> None:
+        """Await ``awaitable``; fail at once on a recorded failure, or after ``limit``
+        virtual seconds."""
         assert self._failed is not None
         task = asyncio.ensure_future(awaitable)
         done, _ = await asyncio.wait(
-            {task, self._failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {task, self._failed}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
         )
         if self._failed in done:
             task.cancel()
             self._failed.result()
         if task not in done:
             task.cancel()
-            raise SimulationFailed(f"{what} took over {timeout} virtual s:\n{self._state()}")
+            raise SimulationFailed(f"{what} took over {limit} virtual s:\n{self._state()}")
         task.result()
 
     # -- connections -----------------------------------------------------------------
@@ -348,9 +350,7 @@ class Simulation:
             rng=random.Random(f"{self.config.seed}:engine"),
         )
         await engine.start()
-        live = LiveQueries(
-            engine, concurrency=self.config.concurrency, history=self.config.history
-        )
+        live = LiveQueries(engine, concurrency=self.config.concurrency, history=self.config.history)
         # Small span limits send ranges to the index's treap tier (test-only knob).
         live._registry.index = SubscriptionIndex(span_limit=self.config.span_limit)
         await live.start()
@@ -387,9 +387,7 @@ class Simulation:
                 chaos.cancel()
             for _, _, task in self.connections:
                 task.cancel()
-            await asyncio.gather(
-                *(task for _, _, task in self.connections), return_exceptions=True
-            )
+            await asyncio.gather(*(task for _, _, task in self.connections), return_exceptions=True)
             await live.stop()
             await engine.stop()
         if self._failure is not None:
@@ -439,9 +437,9 @@ class Simulation:
                     applied = tag in model.tags
                     if req.path == "messages:fail" and applied:
                         raise SimulationFailed(f"the failed mutation {tag} applied")
-                    if req.path in ("messages:send", "actions:send") and req.succeeded:
-                        if not applied:
-                            raise SimulationFailed(f"{tag} was acknowledged, never applied")
+                    sends = ("messages:send", "actions:send")
+                    if req.path in sends and req.succeeded and not applied:
+                        raise SimulationFailed(f"{tag} was acknowledged, never applied")
         unknown = set(model.tags) - tags
         if unknown:
             raise SimulationFailed(f"messages no request made: {sorted(unknown)}")
@@ -483,7 +481,7 @@ class Simulation:
 
 
 def _not_ping(item: tuple[Any, ...]) -> bool:
-    return item[0] != "frame" or item[1] != _PING
+    return bool(item[0] != "frame" or item[1] != _PING)
 
 
 def _git_describe() -> str:

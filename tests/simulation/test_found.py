@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sim_harness import EPOCH_NS, sim_app
+
 from reactor.engine import Engine
 from reactor.storage import SqliteStore
-
-from sim_harness import EPOCH_NS, sim_app
 
 
 def test_clock_step_back_keeps_creation_order(tmp_path: Path) -> None:

@@ -11,14 +11,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from sim_harness import SimulationFailed, run_seed
 
-from reactor.engine import _subscription_index
+from reactor.engine import FunctionResult, MutationCtx, _subscription_index
 from reactor.engine._committer import Committer
 from reactor.server import _websocket
-from reactor.engine import FunctionResult, MutationCtx
 from reactor.sync import exactly_once
-
-from sim_harness import SimulationFailed, run_seed
 
 
 def _first_failure(seeds: Iterable[int]) -> str:

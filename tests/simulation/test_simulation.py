@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sim_harness import SimResult, SimulationFailed, run_seed
 
 LONG = os.environ.get("REACTOR_LONG", "") not in ("", "0")

@@ -69,9 +69,7 @@ async def constant(ctx, args):
     return "constant"
 
 
-@mutation(
-    args={"channel": v.string(), "tag": v.string(), "body": v.string(), "pause": v.number()}
-)
+@mutation(args={"channel": v.string(), "tag": v.string(), "body": v.string(), "pause": v.number()})
 async def send(ctx, args):
     """Insert with ``n`` one more than the channel's newest: a read-modify-write."""
     newest = await _channel(ctx, args["channel"]).order("desc").first()

@@ -1,4 +1,6 @@
-"""uvicorn's HTTP protocol with a deadline on request headers (slowloris).
+"""Hardening of uvicorn: a deadline on request headers, quiet logs for client faults.
+
+uvicorn's HTTP protocol, with a deadline on request headers (slowloris).
 
 uvicorn times out idle keep-alive connections, but not a connection that
 opens and sends nothing, nor one that trickles a request's headers byte by
@@ -12,11 +14,12 @@ connection, of the request's first byte), else the connection is answered
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["GuardedHttpProtocol", "guarded_http_protocol"]
+__all__ = ["GuardedHttpProtocol", "guarded_http_protocol", "quiet_client_faults"]
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -82,3 +85,26 @@ def guarded_http_protocol(header_timeout_s: float) -> type[GuardedHttpProtocol]:
     return type(
         "GuardedHttpProtocol", (GuardedHttpProtocol,), {"header_timeout_s": header_timeout_s}
     )
+
+
+_CLIENT_FAULTS = frozenset({"Invalid UTF-8 sequence received from client."})
+
+
+class _ClientFaultFilter(logging.Filter):
+    """uvicorn logs a text frame that is not UTF-8 (closed with 1007) as an
+    exception, traceback and all: one hostile client could flood the log.
+    It is the client's fault: one warning line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in _CLIENT_FAULTS:
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_faults() -> None:
+    """Install the filter on uvicorn's error logger (once)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ClientFaultFilter) for f in logger.filters):
+        logger.addFilter(_ClientFaultFilter())
