@@ -18,6 +18,7 @@ from reactor.schema._base import (
 )
 from reactor.schema._scalars import AnyValidator, NullValidator
 from reactor.values._int64 import UNSET
+from reactor.values._limits import MAX_KEY_LENGTH as _MAX_SHOWN_FIELD
 
 
 def not_optional(validator: Validator, where: str) -> Validator:
@@ -154,7 +155,7 @@ class ObjectValidator(Validator):
     def _extra(self, value: dict[Any, Any], key: object) -> _Mismatch:
         return _Mismatch(
             lambda: (
-                f"Object contains extra field `{key}` that is not in the validator. "
+                f"Object contains extra field `{_field_name(key)}` that is not in the validator. "
                 f"Object: {show(value)}. Validator: {show(self)}"
             )
         )
@@ -197,6 +198,13 @@ class ObjectValidator(Validator):
     def partial(self) -> ObjectValidator:
         """A new object validator whose fields are all optional."""
         return ObjectValidator({n: OptionalValidator(val) for n, val in self._fields.items()})
+
+
+def _field_name(key: object) -> str:
+    """A field name for a message; bounded, as a hostile key can be megabytes long."""
+    if isinstance(key, str) and len(key) <= _MAX_SHOWN_FIELD:
+        return key
+    return show(key)
 
 
 class UnionValidator(Validator):

@@ -261,7 +261,10 @@ class ReactorServer:
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Run uvicorn on ``host:port`` (0: a free port) in this event loop; yield the
         base URL (``http://127.0.0.1:<port>``) once requests are served."""
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose
+        # proto says TCP, and without it Nagle holds small frames for ~40 ms.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         # Listening now: a client connecting before uvicorn accepts waits in the backlog.

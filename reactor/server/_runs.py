@@ -11,24 +11,35 @@ from reactor.engine import Engine, FunctionResult
 from reactor.engine._engine import MutationHook
 from reactor.server._overload import Admission
 
-__all__ = ["FunctionRunner", "log_run"]
+__all__ = ["FunctionRunner", "log_run", "loggable"]
 
 log = logging.getLogger("reactor.server")
+
+
+_MAX_LOGGED_PATH = 200
+
+
+def loggable(text: str, limit: int = _MAX_LOGGED_PATH) -> str:
+    """``text`` cut to ``limit`` characters. A client may name any function path,
+    megabytes long, and some log handlers (rich) take quadratic time to wrap a
+    long word: a record that long would stall the event loop for minutes."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def log_run(result: FunctionResult, transport: str) -> None:
     """One record per function run: path, kind, duration and outcome (also as ``extra``)."""
     outcome = "success" if result.error is None else f"error:{type(result.error).__name__}"
     duration_ms = result.duration_s * 1000
+    path = loggable(result.path)
     log.info(
         "%s %s %s in %.1f ms (%s)",
         result.kind,
-        result.path,
+        path,
         outcome,
         duration_ms,
         transport,
         extra={
-            "function_path": result.path,
+            "function_path": path,
             "function_kind": result.kind,
             "duration_ms": duration_ms,
             "outcome": outcome,

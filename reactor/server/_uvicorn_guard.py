@@ -1,4 +1,4 @@
-"""Hardening of uvicorn: a deadline on request headers, quiet logs for client faults.
+"""Hardening of uvicorn: a deadline on request headers, bounded logs of client input.
 
 uvicorn's HTTP protocol, with a deadline on request headers (slowloris).
 
@@ -18,6 +18,8 @@ import logging
 from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from reactor.server._runs import loggable
 
 __all__ = ["GuardedHttpProtocol", "guarded_http_protocol", "quiet_client_faults"]
 
@@ -88,23 +90,37 @@ def guarded_http_protocol(header_timeout_s: float) -> type[GuardedHttpProtocol]:
 
 
 _CLIENT_FAULTS = frozenset({"Invalid UTF-8 sequence received from client."})
+_MAX_LOGGED_ARG = 1000
 
 
-class _ClientFaultFilter(logging.Filter):
-    """uvicorn logs a text frame that is not UTF-8 (closed with 1007) as an
-    exception, traceback and all: one hostile client could flood the log.
-    It is the client's fault: one warning line, no traceback."""
+class _ClientInputFilter(logging.Filter):
+    """What clients send, kept from flooding or stalling uvicorn's logs.
+
+    A text frame that is not UTF-8 (closed with 1007) is logged by uvicorn as an
+    exception, traceback and all; it is the client's fault: one warning line.
+    A request path (in every access line) may be megabytes long, and some
+    handlers (rich) take quadratic time to wrap a long word: arguments are
+    cut to 1000 characters.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _CLIENT_FAULTS:
             record.exc_info = None
             record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and len(arg) > _MAX_LOGGED_ARG for arg in record.args
+        ):
+            record.args = tuple(
+                loggable(arg, _MAX_LOGGED_ARG) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
         return True
 
 
 def quiet_client_faults() -> None:
-    """Install the filter on uvicorn's error logger (once)."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _ClientFaultFilter) for f in logger.filters):
-        logger.addFilter(_ClientFaultFilter())
+    """Install the filter on uvicorn's loggers (once)."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ClientInputFilter) for f in logger.filters):
+            logger.addFilter(_ClientInputFilter())

@@ -25,9 +25,14 @@ QueryKey = tuple[str, bytes, str | None, bytes]
 ANY_IDENTITY = b"*"
 
 
+ANONYMOUS = b"null"
+
+
 def identity_key(identity: Mapping[str, Any] | None) -> bytes:
-    plain = dict(identity) if identity is not None else None
-    return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    if identity is None:
+        return ANONYMOUS  # shared: orjson's result would keep ~4 KiB per subscription
+    # bytes() copies into an exact-size object for the same reason.
+    return bytes(orjson.dumps(dict(identity), option=orjson.OPT_SORT_KEYS))
 
 
 class LiveQuery:

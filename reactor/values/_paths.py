@@ -7,7 +7,9 @@ import re
 import orjson
 
 from reactor.errors import InvalidValueError
+from reactor.values._limits import MAX_KEY_LENGTH
 
+_SHOWN = 40
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -25,7 +27,7 @@ class PathError(Exception):
         self._segments: list[str] = []
 
     def add_key(self, key: object) -> None:
-        if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        if isinstance(key, str) and len(key) <= MAX_KEY_LENGTH and _PLAIN_KEY.fullmatch(key):
             self._segments.append(f".{key}")
         else:
             self._segments.append(f"[{_quote(key)}]")
@@ -45,9 +47,14 @@ def invalid(message: str, path: str) -> InvalidValueError:
 
 
 def _quote(key: object) -> str:
+    # A key can be megabytes long (a hostile argument): never echo more than a
+    # valid key could be, or the message would be as large as the input.
     if isinstance(key, str):
+        if len(key) > MAX_KEY_LENGTH:
+            key = key[:_SHOWN] + "..."
         try:
             return orjson.dumps(key).decode()
         except TypeError:
             pass
-    return repr(key)
+    text = repr(key)
+    return text if len(text) <= MAX_KEY_LENGTH else text[:_SHOWN] + "..."
