@@ -35,7 +35,7 @@ from reactor.errors import InvalidValueError, LimitExceededError, OccConflictErr
 from reactor.files import FileStore
 from reactor.functions import App, FunctionDefinition, function_path
 from reactor.storage import Snapshot, Store
-from reactor.values import check_value, normalize, value_size
+from reactor.values import checked_size, normalize
 
 if TYPE_CHECKING:
     from reactor.scheduler import SchedulerWorker
@@ -231,8 +231,7 @@ class Engine:
         """Validate args, run the handler, check and normalize what it returns."""
         args = normalize(args)
         if isinstance(args, dict):
-            check_value(args)
-            if value_size(args) > MAX_ARGUMENTS_SIZE:
+            if checked_size(args) > MAX_ARGUMENTS_SIZE:
                 raise LimitExceededError(
                     "ArgumentsTooLarge",
                     f"the arguments of {fn.path} are over {MAX_ARGUMENTS_SIZE} bytes",
@@ -245,12 +244,12 @@ class Engine:
             )
         try:
             result = normalize(result)
-            check_value(result)
+            size = checked_size(result)
         except InvalidValueError as exc:
             raise InvalidValueError(
                 f"{fn.path} returned a value that is not a Convex value: {exc}"
             ) from None
-        if value_size(result) > MAX_RETURN_SIZE:
+        if size > MAX_RETURN_SIZE:
             raise LimitExceededError(
                 "ReturnValueTooLarge", f"{fn.path} returned more than {MAX_RETURN_SIZE} bytes"
             )

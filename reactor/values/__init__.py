@@ -10,7 +10,7 @@ except where "missing" has a meaning (comparisons, index keys).
 
 from __future__ import annotations
 
-from reactor.values._check import check_document, check_value
+from reactor.values._check import check_document, check_value, checked_size
 from reactor.values._ids import decode_id, new_id
 from reactor.values._int64 import INT64_MAX, INT64_MIN, UNSET, Int64
 from reactor.values._json import (
@@ -53,6 +53,7 @@ __all__ = [
     "b64_to_u64",
     "check_document",
     "check_value",
+    "checked_size",
     "compare_values",
     "convex_to_json",
     "decode_id",

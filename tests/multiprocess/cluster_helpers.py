@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -269,9 +269,3 @@ def check_ledger(ops: list[Op], state: dict[str, Any], pairs: int) -> dict[int, 
         counts[pair] = len(chain)
     assert sum(counts.values()) == len(ops) == state["ops"]
     return counts
-
-
-@contextlib.contextmanager
-def timer() -> Iterator[Callable[[], float]]:
-    started = time.monotonic()
-    yield lambda: time.monotonic() - started

@@ -42,7 +42,8 @@ class HeldFeed:
         self._open.set()
 
     async def __call__(self, after_seq: int) -> AsyncIterator[FeedEntry]:
-        async with contextlib.aclosing(self._feed(after_seq)) as feed:
+        feed = self._feed(after_seq)
+        try:
             while True:
                 await self._open.wait()
                 try:
@@ -50,6 +51,10 @@ class HeldFeed:
                 except StopAsyncIteration:
                     return
                 yield entry
+        finally:
+            close = getattr(feed, "aclose", None)
+            if close is not None:
+                await close()
 
 
 class Interleave:

@@ -21,6 +21,7 @@ from collections import Counter
 import pytest
 from cluster_helpers import (
     Cluster,
+    Database,
     Watcher,
     as_ops,
     check_ledger,
@@ -82,8 +83,11 @@ async def test_scheduled_jobs_run_exactly_once_across_processes(cluster: Cluster
     assert Counter(report["states"]) == {"success": jobs}
 
 
-async def test_concurrent_writers_on_both_processes_converge(cluster: Cluster) -> None:
-    writers, per_writer, pairs = 20, 6, 6
+async def test_concurrent_writers_on_both_processes_converge(
+    cluster: Cluster, database: Database
+) -> None:
+    # jongodb's writes slow down as collections grow: keep its data small.
+    writers, per_writer, pairs = 20, (25 if database.real else 4), 6
     seed = random.randrange(1 << 32)
     print(f"seed {seed}")
     rng = random.Random(seed)

@@ -36,6 +36,7 @@ from reactor.sync import (
     NO_ERROR_DATA,
     Action,
     ActionResponse,
+    Authenticate,
     ClientMessage,
     Connect,
     ModifyQuerySet,
@@ -62,6 +63,7 @@ __all__ = ["CHANNELS", "COUNTERS", "QUERIES", "ClientConn", "Request", "SimClien
 CHANNELS = ("a", "b")
 COUNTERS = ("a", "x")  # "a" is also a channel: messages:head reads it
 BODIES = ("hello", "hi")
+USERS = (None, "alice", "bob")
 QUERIES: tuple[QuerySpec, ...] = (
     *(QuerySpec.of("messages:list", channel=c) for c in CHANNELS),
     *(QuerySpec.of("messages:latest", channel=c, k=k) for c in CHANNELS for k in (1.0, 2.0)),
@@ -70,6 +72,9 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec.of("messages:head", channel="a"),
     QuerySpec.of("messages:with_body", body="edited"),
     QuerySpec.of("messages:constant"),
+    QuerySpec.of("messages:whoami"),
+    *(QuerySpec.of("messages:mine", channel=c) for c in CHANNELS),
+    *(QuerySpec.of("messages:maybe_mine", channel=c) for c in CHANNELS),
     *(QuerySpec.of("counters:get", name=n) for n in COUNTERS),
     QuerySpec.of("counters:total"),
     QuerySpec.of("messages:slow_list", channel="a", pause=0.05),
@@ -115,6 +120,10 @@ class ClientConn:
     """Requests sent on this connection and not answered yet."""
     awaiting: dict[int, int] = field(default_factory=dict)
     """Request id -> ts a Transition must reach, after a response (completion rule)."""
+    identity: int = 0
+    """Authenticate messages sent (the identity version the server should reach)."""
+    users: dict[int, str | None] = field(default_factory=lambda: {0: None})
+    """Who the client is, as of each identity version."""
     open: bool = True
 
 
@@ -129,6 +138,7 @@ class SimClient:
         self.last_close_reason = "InitialConnect"
         self.max_observed_ts: int | None = None
         self.last_transition_ts = 0
+        self.user: str | None = None
         self.queries: dict[int, QuerySpec] = {}
         self.next_query_id = 0
         self.requests: dict[int, Request] = {}
@@ -166,6 +176,8 @@ class SimClient:
         self.connection_count += 1
         if self.connection_count > 1:
             self.sim.stats["reconnects"] += 1
+        if self.user is not None:
+            self._authenticate(conn)
         if self.queries:
             adds = tuple(self._add(qid) for qid in sorted(self.queries))
             self._modify(conn, adds)
@@ -216,6 +228,11 @@ class SimClient:
             ]
             if changes and self.conn is not None:
                 self._modify(self.conn, tuple(changes))
+        elif roll < 0.46:
+            self.user = self.rng.choice(USERS)
+            self.sim.trace(self.name, "login", self.user)
+            if self.conn is not None:
+                self._authenticate(self.conn)
         elif roll < 0.88:
             self._request("mutation", *self._mutation())
         else:
@@ -240,6 +257,13 @@ class SimClient:
         del self.queries[qid]
         self.sim.trace(self.name, "unsubscribe", qid)
         return QueryRemove(qid)
+
+    def _authenticate(self, conn: ClientConn) -> None:
+        user = self.user
+        token = None if user is None else f"user:{user}"
+        self._send(conn, Authenticate("None" if user is None else "User", token, conn.identity))
+        conn.identity += 1
+        conn.users[conn.identity] = user
 
     def _add(self, qid: int) -> QueryAdd:
         spec = self.queries[qid]
@@ -339,8 +363,18 @@ class SimClient:
             self.fail(f"Transition starts at {start}, but the client is at {conn.version}")
         if end.ts < start.ts or end.ts < self.last_transition_ts:
             self.fail(f"ts went back: {end.ts} after {max(start.ts, self.last_transition_ts)}")
-        if not start.query_set <= end.query_set <= conn.query_set or end.identity != 0:
-            self.fail(f"end version {end} is not one the client asked for ({conn.query_set})")
+        if end.ts > self.sim.model.latest_ts:
+            self.fail(
+                f"Transition to ts {end.ts}, after the last commit {self.sim.model.latest_ts}"
+            )
+        if not (
+            start.query_set <= end.query_set <= conn.query_set
+            and start.identity <= end.identity <= conn.identity
+        ):
+            self.fail(
+                f"end version {end} is not one the client asked for (query set "
+                f"{conn.query_set}, identity {conn.identity})"
+            )
         shown = conn.sets[end.query_set]
         for mod in msg.modifications:
             if isinstance(mod, QueryRemoved):
@@ -363,6 +397,8 @@ class SimClient:
         self._observe(end.ts)
         for old in [v for v in conn.sets if v < end.query_set]:
             del conn.sets[old]
+        for old in [v for v in conn.users if v < end.identity]:
+            del conn.users[old]
         # Every query of the version has its result, but for those the client has
         # removed since (the server need not compute a result nobody wants).
         wanted = set(shown) & set(self.queries)
@@ -371,7 +407,7 @@ class SimClient:
                 f"holds results for {sorted(conn.results)} at query set {end.query_set}, "
                 f"which is {sorted(shown)} (of which {sorted(wanted)} still wanted)"
             )
-        self.check_results(conn, end.ts, shown, "Transition")
+        self.check_results(conn, end, "Transition")
         for rid, ts in list(conn.awaiting.items()):
             if ts <= end.ts:
                 del conn.awaiting[rid]
@@ -380,17 +416,17 @@ class SimClient:
                     req.status = "resolved"
                     self.sim.trace(self.name, "resolved", rid)
 
-    def check_results(
-        self, conn: ClientConn, ts: int, shown: dict[int, QuerySpec], when: str
-    ) -> None:
+    def check_results(self, conn: ClientConn, version: StateVersion, when: str) -> None:
+        """Every result held is the model's, at the version's ts, for its identity."""
+        shown, user = conn.sets[version.query_set], conn.users[version.identity]
         for qid, held in sorted(conn.results.items()):
             if qid not in self.queries:
                 continue  # removed since: the server stops updating it
-            expected = self.sim.model.expected(shown[qid], ts)
+            expected = self.sim.model.expected(shown[qid], version.ts, user)
             if held != expected:
                 self.fail(
-                    f"after {when} to ts {ts}, query {qid} {shown[qid]} holds {held!r}, "
-                    f"but the model says {expected!r}"
+                    f"after {when} to ts {version.ts} as {user}, query {qid} {shown[qid]} "
+                    f"holds {held!r}, but the model says {expected!r}"
                 )
 
     def _answered(self, conn: ClientConn, rid: int, kind: str) -> Request:
@@ -405,7 +441,7 @@ class SimClient:
         req = self._answered(conn, msg.request_id, "mutation")
         expect_failure = req.path == "messages:fail"
         if msg.success:
-            if expect_failure or msg.ts is None:
+            if expect_failure or msg.ts is None or msg.ts > self.sim.model.latest_ts:
                 self.fail(f"mutation {req.rid} ({req.path}) succeeded: {msg}")
             assert msg.ts is not None
             record = self.sim.model.records.get((self.session_id, req.rid))
@@ -451,6 +487,7 @@ class SimClient:
             and not conn.outstanding
             and not conn.awaiting
             and conn.version.query_set == conn.query_set
+            and conn.version.identity == conn.identity
             and all(r.status in ("resolved", "lost") for r in self.requests.values())
         )
 

@@ -27,13 +27,13 @@ import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, cast
 
 from sim_client import ClientConn, SimClient
 from sim_loop import run_virtual
-from sim_model import Model
+from sim_model import Model, identity_of
 from sim_network import Delays, Link, SimSocket
 
 from reactor.engine import Engine, RetryPolicy, SubscriptionIndex
@@ -126,6 +126,7 @@ class SimResult:
     commits: int
     virtual_s: float
     wall_s: float
+    cpu_s: float
     stats: dict[str, int]
 
 
@@ -162,8 +163,11 @@ class _Server:
         )
         self.runner = FunctionRunner(engine, self.admission)
 
-    async def authenticator(self, token_type: str, value: str | None) -> None:
-        raise AssertionError("the simulation never authenticates")
+    async def authenticator(self, token_type: str, token: str | None) -> dict[str, Any] | None:
+        if token_type == "None":
+            return None
+        assert token_type == "User" and token is not None and token.startswith("user:")
+        return identity_of(token.removeprefix("user:"))
 
 
 class _ErrorLog(logging.Handler):
@@ -350,13 +354,15 @@ class Simulation:
             rng=random.Random(f"{self.config.seed}:engine"),
         )
         await engine.start()
+        # Test-only knobs, set on private attributes before anything uses them: small
+        # batches, and small span limits that send ranges to the index's treap tier.
+        engine.committer._max_batch = self.config.max_batch
         live = LiveQueries(engine, concurrency=self.config.concurrency, history=self.config.history)
-        # Small span limits send ranges to the index's treap tier (test-only knob).
         live._registry.index = SubscriptionIndex(span_limit=self.config.span_limit)
-        await live.start()
         self.server = _Server(engine, live, self.config.ping_interval)
         chaos: asyncio.Task[None] | None = None
         try:
+            await live.start()
             self.clients = [SimClient(self, i) for i in range(self.config.clients)]
             chaos = loop.create_task(self._chaos())
             activity = asyncio.gather(*(self._client_ops(c) for c in self.clients))
@@ -376,6 +382,7 @@ class Simulation:
             await self._until(live.settle(), "settling live queries", 60.0)
             self._check_leaks(engine, live)
             self.stats.update(
+                stalls=sum(conn.socket.stalls for _, conn, _ in self.connections),
                 occ_retries=engine.metrics["occ_retries"],
                 exclusive_runs=engine.metrics["exclusive_runs"],
                 batches=engine.committer.batches,
@@ -415,7 +422,7 @@ class Simulation:
         for client in self.clients:
             conn = client.conn
             assert conn is not None
-            client.check_results(conn, latest, conn.sets[conn.version.query_set], "quiescence")
+            client.check_results(conn, replace(conn.version, ts=latest), "quiescence")
         increments: dict[str, list[int]] = {}
         tags: set[str] = set()
         for client in self.clients:
@@ -514,7 +521,7 @@ def run_seed(seed: int, *, scale: float = 1.0) -> SimResult:
     """Run one seed; raise ``SimulationFailed`` with a replayable report on failure."""
     config = SimConfig.from_seed(seed, scale=scale)
     sim = Simulation(config)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     trace_path = os.environ.get("REACTOR_SIM_TRACE")
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"reactor-sim-{seed}-"))
@@ -532,6 +539,7 @@ def run_seed(seed: int, *, scale: float = 1.0) -> SimResult:
         sim.commits,
         sim.loop.time(),
         time.perf_counter() - started,
+        time.process_time() - cpu,
         dict(sim.stats),
     )
 

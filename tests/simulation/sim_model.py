@@ -19,7 +19,7 @@ from reactor.storage import Commit
 from reactor.sync import SESSION_REQUESTS
 from reactor.values import decode_stored
 
-__all__ = ["STRICT_LIMIT", "Expected", "Model", "ModelViolation", "QuerySpec"]
+__all__ = ["STRICT_LIMIT", "Expected", "Model", "ModelViolation", "QuerySpec", "identity_of"]
 
 STRICT_LIMIT = 3  # simapp/functions/messages.py
 
@@ -67,14 +67,21 @@ def _counter(state: State, name: str) -> Doc | None:
     return found[0] if found else None
 
 
-def _strict(state: State, channel: str) -> Expected:
+def identity_of(user: str | None) -> dict[str, Any] | None:
+    """The identity the simulated server's authenticator gives the token of ``user``."""
+    if user is None:
+        return None
+    return {"subject": user, "issuer": "https://sim.invalid", "tokenIdentifier": f"sim|{user}"}
+
+
+def _strict(state: State, user: str | None, channel: str) -> Expected:
     rows = _channel(state, channel)
     if len(rows) > STRICT_LIMIT:
         return False, {"tooMany": len(rows)}
     return True, [d["tag"] for d in rows]
 
 
-def _head(state: State, channel: str) -> Expected:
+def _head(state: State, user: str | None, channel: str) -> Expected:
     rows = _channel(state, channel)
     if not rows:
         return True, None
@@ -82,31 +89,50 @@ def _head(state: State, channel: str) -> Expected:
     return True, {"tag": rows[0]["tag"], "counter": None if counter is None else counter["value"]}
 
 
-def _with_body(state: State, body: str) -> Expected:
+def _with_body(state: State, user: str | None, body: str) -> Expected:
     rows = sorted((d for d in state["messages"].values() if d["body"] == body), key=_order)
     return True, [d["tag"] for d in rows]
 
 
-def _counter_value(state: State, name: str) -> Expected:
+def _mine(state: State, user: str | None, channel: str) -> Expected:
+    me = user or ""
+    return True, {
+        "me": me,
+        "tags": [d["tag"] for d in _channel(state, channel) if d["author"] == me],
+    }
+
+
+def _maybe_mine(state: State, user: str | None, channel: str) -> Expected:
+    rows = _channel(state, channel)
+    if len(rows) <= 2:
+        return True, len(rows)
+    return True, [d["tag"] for d in rows if d["author"] == (user or "")]
+
+
+def _counter_value(state: State, user: str | None, name: str) -> Expected:
     row = _counter(state, name)
     return True, None if row is None else row["value"]
 
 
+def _total(state: State, user: str | None, pause: float = 0.0) -> Expected:
+    return True, sum(d["value"] for d in state["counters"].values())
+
+
 _QUERIES: dict[str, Callable[..., Expected]] = {
-    "messages:list": lambda s, channel: (True, _channel(s, channel)),
-    "messages:slow_list": lambda s, channel, pause: (True, _channel(s, channel)),
-    "messages:latest": lambda s, channel, k: (True, _channel(s, channel)[::-1][: int(k)]),
-    "messages:count": lambda s, channel: (True, len(_channel(s, channel))),
+    "messages:list": lambda s, user, channel: (True, _channel(s, channel)),
+    "messages:slow_list": lambda s, user, channel, pause: (True, _channel(s, channel)),
+    "messages:latest": lambda s, user, channel, k: (True, _channel(s, channel)[::-1][: int(k)]),
+    "messages:count": lambda s, user, channel: (True, len(_channel(s, channel))),
     "messages:strict": _strict,
     "messages:head": _head,
     "messages:with_body": _with_body,
-    "messages:constant": lambda s: (True, "constant"),
+    "messages:mine": _mine,
+    "messages:maybe_mine": _maybe_mine,
+    "messages:whoami": lambda s, user: (True, identity_of(user)),
+    "messages:constant": lambda s, user: (True, "constant"),
     "counters:get": _counter_value,
-    "counters:total": lambda s: (True, sum(d["value"] for d in s["counters"].values())),
-    "counters:slow_total": lambda s, pause: (
-        True,
-        sum(d["value"] for d in s["counters"].values()),
-    ),
+    "counters:total": _total,
+    "counters:slow_total": _total,
 }
 
 
@@ -127,7 +153,7 @@ class Model:
         """Every message tag ever inserted, with the ts of its commit."""
         self.increments: dict[str, int] = {}
         """Per counter, how many commits incremented it."""
-        self._cache: dict[tuple[QuerySpec, int], Expected] = {}
+        self._cache: dict[tuple[QuerySpec, int, str | None], Expected] = {}
 
     @property
     def latest_ts(self) -> int:
@@ -139,13 +165,14 @@ class Model:
     def state_at(self, ts: int) -> State:
         return self.states[self._index_at(ts)]
 
-    def expected(self, spec: QuerySpec, ts: int) -> Expected:
-        """What ``spec`` returns on the committed state at ``ts``."""
+    def expected(self, spec: QuerySpec, ts: int, user: str | None) -> Expected:
+        """What ``spec`` returns to ``user`` on the committed state at ``ts``."""
         index = self._index_at(ts)
-        key = (spec, index)
+        key = (spec, index, user)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = _QUERIES[spec.path](self.states[index], **spec.args_dict())
+            state = self.states[index]
+            cached = self._cache[key] = _QUERIES[spec.path](state, user, **spec.args_dict())
         return cached
 
     # -- commits -----------------------------------------------------------------

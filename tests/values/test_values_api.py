@@ -21,6 +21,7 @@ def test_all_is_pinned() -> None:
         "b64_to_u64",
         "check_document",
         "check_value",
+        "checked_size",
         "compare_values",
         "convex_to_json",
         "decode_id",

@@ -64,6 +64,30 @@ async def with_body(ctx, args):
     return [row["tag"] for row in await matching.collect()]
 
 
+@query(args={"channel": v.string()})
+async def mine(ctx, args):
+    """Depends on who asks: one live query per identity."""
+    author = await _author(ctx)
+    rows = await _channel(ctx, args["channel"]).collect()
+    return {"me": author, "tags": [row["tag"] for row in rows if row["author"] == author]}
+
+
+@query(args={"channel": v.string()})
+async def maybe_mine(ctx, args):
+    """Reads the identity only once the channel has over two messages: shared by
+    every identity until then, split per identity after."""
+    rows = await _channel(ctx, args["channel"]).collect()
+    if len(rows) <= 2:
+        return len(rows)
+    author = await _author(ctx)
+    return [row["tag"] for row in rows if row["author"] == author]
+
+
+@query
+async def whoami(ctx, args):
+    return await ctx.auth.get_user_identity()
+
+
 @query
 async def constant(ctx, args):
     return "constant"
@@ -77,7 +101,12 @@ async def send(ctx, args):
         await asyncio.sleep(args["pause"])  # widen the window for a conflict
     n = 1 if newest is None else newest["n"] + 1
     fields = {k: args[k] for k in ("channel", "tag", "body")}
-    return await ctx.db.insert("messages", {**fields, "n": n})
+    return await ctx.db.insert("messages", {**fields, "n": n, "author": await _author(ctx)})
+
+
+async def _author(ctx):
+    identity = await ctx.auth.get_user_identity()
+    return "" if identity is None else identity["subject"]
 
 
 @mutation(args={"channel": v.string()})
@@ -101,5 +130,5 @@ async def edit_newest(ctx, args):
 @mutation(args={"channel": v.string(), "tag": v.string()})
 async def fail(ctx, args):
     """Writes, then throws: the write rolls back and the client sees the error."""
-    await ctx.db.insert("messages", {**args, "body": "rolled back", "n": -1})
+    await ctx.db.insert("messages", {**args, "body": "rolled back", "n": -1, "author": ""})
     raise ConvexError({"tag": args["tag"]})
