@@ -74,6 +74,7 @@ class Committer:
         *,
         max_batch: int = 256,
         clock_ns: Callable[[], int] = time.time_ns,
+        prune_interval_s: float = 60.0,
     ) -> None:
         self._store = store
         self._last_ts = last_ts
@@ -92,6 +93,11 @@ class Committer:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._feed_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
+        self.prune_interval_s = prune_interval_s
+        self.commit_retention_s = float(getattr(store, "retention", 600.0))
+        """Shared stores: commit records older than this are pruned (every process
+        prunes; a process that falls further behind resyncs, see ``_follow_feed``)."""
         self._closed = False
         self.resyncs = 0
         self.conflicts = 0
@@ -112,6 +118,7 @@ class Committer:
             self._feed_task = loop.create_task(
                 self._follow_feed(feed_after_seq or 0), name="reactor-commit-feed"
             )
+            self._prune_task = loop.create_task(self._prune_loop(), name="reactor-commit-prune")
 
     async def stop(self) -> None:
         self._closed = True
@@ -119,11 +126,12 @@ class Committer:
         if self._task is not None:
             await self._task
             self._task = None
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed_task
-            self._feed_task = None
+        for task in (self._feed_task, self._prune_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._feed_task = self._prune_task = None
 
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -309,6 +317,18 @@ class Committer:
                 self.conflicts += 1
                 table = None if outcome == SNAPSHOT_TOO_OLD else outcome.partition(".")[0]
                 request.future.set_exception(OccConflictError(table))
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_interval_s)  # a period, not a synchronization
+            try:
+                cutoff = time.time_ns() - int(self.commit_retention_s * 1e9)
+                pruned = await self._store.prune_commits(cutoff)
+            except Exception:
+                log.exception("pruning old commit records failed")
+            else:
+                if pruned:
+                    log.debug("pruned %d commit records", pruned)
 
     async def _follow_feed(self, after_seq: int) -> None:
         """Learn every commit, ours and other processes', in the store's order."""

@@ -101,6 +101,8 @@ class Engine:
         self._table_lock = asyncio.Lock()
         self.scheduler_factory: Callable[[Transaction | None, Any], Any] | None = None
         self.metrics: dict[str, int] = {"occ_retries": 0, "exclusive_runs": 0}
+        self.commit_prune_interval_s = 60.0
+        """Shared stores: how often this process prunes commit records past retention."""
         # Scheduler wiring: ctx.scheduler for every mutation and action, and the worker
         # that runs due jobs and crons while the engine runs (unless run_scheduler is
         # False: ReactorTest runs jobs by hand). reactor.scheduler imports the engine,
@@ -126,7 +128,12 @@ class Engine:
                 self.catalog.add_table(name, number)
             for meta in metadata.indexes.values():
                 self.catalog.set_index(meta)
-            self._committer = Committer(self.store, metadata.max_ts, clock_ns=self.clock_ns)
+            self._committer = Committer(
+                self.store,
+                metadata.max_ts,
+                clock_ns=self.clock_ns,
+                prune_interval_s=self.commit_prune_interval_s,
+            )
             feed_after_seq = None
             if self.store.shared:
                 snapshot = await self.store.snapshot()
@@ -230,12 +237,11 @@ class Engine:
     async def call_handler(self, fn: FunctionDefinition, ctx: Any, args: Any) -> Any:
         """Validate args, run the handler, check and normalize what it returns."""
         args = normalize(args)
-        if isinstance(args, dict):
-            if checked_size(args) > MAX_ARGUMENTS_SIZE:
-                raise LimitExceededError(
-                    "ArgumentsTooLarge",
-                    f"the arguments of {fn.path} are over {MAX_ARGUMENTS_SIZE} bytes",
-                )
+        if isinstance(args, dict) and checked_size(args) > MAX_ARGUMENTS_SIZE:
+            raise LimitExceededError(
+                "ArgumentsTooLarge",
+                f"the arguments of {fn.path} are over {MAX_ARGUMENTS_SIZE} bytes",
+            )
         handler_args = fn.args.validate_args(args, self.catalog)
         result = await fn.handler(ctx, handler_args)
         if isinstance(result, Query):

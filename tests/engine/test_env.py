@@ -38,7 +38,7 @@ async def test_a_query_that_read_a_variable_depends_on_it(core: ReactorTest) -> 
     # The commit that set this variable wrote a key inside the query's read set.
     # (With a shared store its notice comes through the commit feed, a little later.)
     with anyio.fail_after(10):
-        while not any(read_set.conflicts_with(n.written) is not None for n in notices):
+        while not any(read_set.conflicts_with(n.written) is not None for n in notices):  # noqa: ASYNC110
             await anyio.sleep(0.01)
 
 
