@@ -92,16 +92,15 @@ async def test_user_tokens_over_websocket_and_identity_changes_rerun_queries(
     url: str, issuer: Issuer, rsa_key: SigningKey, ec_key: SigningKey
 ) -> None:
     good = tokens(issuer, rsa_key, ec_key)
-    async with AsyncReactorClient(url) as client:
-        async with client.subscribe("me:whoami") as whoami:
-            assert await anext(whoami) is None
-            await client.set_auth(good["rs256"])
-            ann = await anext(whoami)
-            assert ann["tokenIdentifier"] == f"{issuer.base_url}|ann"
-            assert ann["name"] == "Ann"
-            await client.set_auth(good["es256"])  # the identity changes: the query re-runs
-            bob = await anext(whoami)
-            assert bob["tokenIdentifier"] == f"{CUSTOM_ISSUER}|bob"
+    async with AsyncReactorClient(url) as client, client.subscribe("me:whoami") as whoami:
+        assert await anext(whoami) is None
+        await client.set_auth(good["rs256"])
+        ann = await anext(whoami)
+        assert ann["tokenIdentifier"] == f"{issuer.base_url}|ann"
+        assert ann["name"] == "Ann"
+        await client.set_auth(good["es256"])  # the identity changes: the query re-runs
+        bob = await anext(whoami)
+        assert bob["tokenIdentifier"] == f"{CUSTOM_ISSUER}|bob"
 
 
 async def test_user_tokens_over_http(
