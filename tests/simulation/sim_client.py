@@ -4,9 +4,10 @@ checks every frame it gets against the protocol's rules and the model.
 What it does (PROTOCOL.md §4-8): one ``sessionId`` for its whole life, kept
 across reconnects; query ids chosen by the client and kept across reconnects;
 per connection a query-set version counter from 0; on reconnect ``Connect``
-with ``maxObservedTimestamp``, one ``ModifyQuerySet`` re-adding every query,
-then a re-send of every mutation not yet resolved (and of requests never
-sent). Actions in flight when a connection drops fail and are never re-sent.
+with ``maxObservedTimestamp``, ``Authenticate`` if it is logged in, one
+``ModifyQuerySet`` re-adding every query with the last journal it got, then a
+re-send of every mutation not yet resolved (and of requests never sent).
+Actions in flight when a connection drops fail and are never re-sent.
 
 What it checks, on every frame:
 
@@ -14,7 +15,9 @@ What it checks, on every frame:
   never goes down (across reconnects too), and afterwards the queries it holds
   results for are exactly the query set of the version it was moved to;
 * every result it holds equals the model's result for that query at the
-  Transition's ts;
+  Transition's ts, for the identity of the Transition's identity version (a
+  paginated query: with the end its journal pinned, a journal that never
+  changes once given);
 * a MutationResponse answers a request sent on this connection; a successful
   one carries the ts of (or after) the commit that recorded it, and the same
   value as any earlier response to the same request;
@@ -27,9 +30,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from sim_model import Expected, QuerySpec
+from sim_model import PAGINATED, Expected, QuerySpec
 from sim_network import Link, SimSocket
 
 from reactor.sync import (
@@ -75,6 +78,10 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec.of("messages:whoami"),
     *(QuerySpec.of("messages:mine", channel=c) for c in CHANNELS),
     *(QuerySpec.of("messages:maybe_mine", channel=c) for c in CHANNELS),
+    *(
+        QuerySpec.of("messages:page", channel=c, paginationOpts={"numItems": 2.0, "cursor": None})
+        for c in CHANNELS
+    ),
     *(QuerySpec.of("counters:get", name=n) for n in COUNTERS),
     QuerySpec.of("counters:total"),
     QuerySpec.of("messages:slow_list", channel="a", pause=0.05),
@@ -140,6 +147,8 @@ class SimClient:
         self.last_transition_ts = 0
         self.user: str | None = None
         self.queries: dict[int, QuerySpec] = {}
+        self.journals: dict[int, str | None] = {}
+        """The last journal each query got (sent back when it is added again)."""
         self.next_query_id = 0
         self.requests: dict[int, Request] = {}
         self.next_request_id = 0
@@ -151,7 +160,7 @@ class SimClient:
     def __repr__(self) -> str:
         return f"SimClient({self.name})"
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise ClientViolation(f"{self.name}: {message}")
 
     # -- connections ---------------------------------------------------------------
@@ -267,7 +276,7 @@ class SimClient:
 
     def _add(self, qid: int) -> QueryAdd:
         spec = self.queries[qid]
-        return QueryAdd(qid, spec.path, spec.args_dict(), journal=None)
+        return QueryAdd(qid, spec.path, spec.args_dict(), journal=self.journals.get(qid))
 
     def _modify(self, conn: ClientConn, modifications: tuple[QueryAdd | QueryRemove, ...]) -> None:
         base = conn.query_set
@@ -384,6 +393,7 @@ class SimClient:
                 continue
             if mod.query_id not in shown:
                 self.fail(f"a result for query {mod.query_id}, not in query set {end.query_set}")
+            self._journal(shown[mod.query_id], mod.query_id, mod.journal)
             if isinstance(mod, QueryUpdated):
                 conn.results[mod.query_id] = (True, mod.value)
             else:
@@ -416,13 +426,19 @@ class SimClient:
                     req.status = "resolved"
                     self.sim.trace(self.name, "resolved", rid)
 
+    def _journal(self, spec: QuerySpec, qid: int, journal: str | None) -> None:
+        held = self.journals.get(qid)
+        if spec.path in PAGINATED and held is not None and journal != held:
+            self.fail(f"query {qid} {spec} had journal {held!r}, now {journal!r}: its end moved")
+        self.journals[qid] = journal
+
     def check_results(self, conn: ClientConn, version: StateVersion, when: str) -> None:
         """Every result held is the model's, at the version's ts, for its identity."""
         shown, user = conn.sets[version.query_set], conn.users[version.identity]
         for qid, held in sorted(conn.results.items()):
             if qid not in self.queries:
                 continue  # removed since: the server stops updating it
-            expected = self.sim.model.expected(shown[qid], version.ts, user)
+            expected = self.sim.model.expected(shown[qid], version.ts, user, self.journals[qid])
             if held != expected:
                 self.fail(
                     f"after {when} to ts {version.ts} as {user}, query {qid} {shown[qid]} "
@@ -433,7 +449,6 @@ class SimClient:
         req = self.requests.get(rid)
         if req is None or req.kind != kind or rid not in conn.outstanding:
             self.fail(f"a {kind} response to request {rid}, which is not in flight here")
-        assert req is not None
         conn.outstanding.discard(rid)
         return req
 
@@ -443,11 +458,9 @@ class SimClient:
         if msg.success:
             if expect_failure or msg.ts is None or msg.ts > self.sim.model.latest_ts:
                 self.fail(f"mutation {req.rid} ({req.path}) succeeded: {msg}")
-            assert msg.ts is not None
             record = self.sim.model.records.get((self.session_id, req.rid))
             if record is None or record.ts > msg.ts:
                 self.fail(f"mutation {req.rid} answered at ts {msg.ts}, but recorded {record}")
-            assert record is not None
             if record.result != msg.result or any(r != msg.result for r in req.results):
                 self.fail(
                     f"mutation {req.rid} answered {msg.result!r}, but earlier answers were "

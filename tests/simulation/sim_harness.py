@@ -97,7 +97,7 @@ class SimConfig:
         rng = random.Random(f"{seed}:config")
         return cls(
             seed=seed,
-            clients=rng.randint(2, 5),
+            clients=rng.randint(2, 6),
             ops=max(1, int(rng.randint(8, 30) * scale)),
             op_gap=rng.choice((0.01, 0.05, 0.2)),
             drop_rate=rng.choice((0.0, 0.5, 2.0, 6.0)),
@@ -317,6 +317,9 @@ class Simulation:
             self.trace(client.name, "drop", conn.number)
             self.stats["drops"] += 1
             self._cut(conn, rng.uniform(0.0, 2.0))
+            # Sometimes the next send fails at once; else sends vanish until the
+            # server reads the close.
+            conn.socket.broken = rng.random() < 0.5
             client.dropped("closed with code 1006")
 
     # -- commits -----------------------------------------------------------------------
@@ -480,7 +483,8 @@ class Simulation:
         return (
             f"simulation seed {self.config.seed} failed at virtual t="
             f"{self._loop.time() if self._loop else 0:.6f}: {error}\n"
-            f"replay: REACTOR_SIM_SEED={self.config.seed} pytest tests/simulation -k replay\n"
+            f"replay: REACTOR_SIM_SEED={self.config.seed} pytest tests/simulation -k replay "
+            "(add REACTOR_SIM_TRACE=<file> for every event)\n"
             f"code: {_git_describe()}\n"
             f"config: {config}\n"
             f"last events:\n  {recent}"

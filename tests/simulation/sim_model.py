@@ -10,18 +10,30 @@ computed independently of the engine, the live queries and the sessions.
 
 from __future__ import annotations
 
+import base64
 import bisect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reactor.engine._cursor import decode_cursor
 from reactor.storage import Commit
 from reactor.sync import SESSION_REQUESTS
-from reactor.values import decode_stored
+from reactor.values import decode_stored, encode_key
 
-__all__ = ["STRICT_LIMIT", "Expected", "Model", "ModelViolation", "QuerySpec", "identity_of"]
+__all__ = [
+    "PAGINATED",
+    "STRICT_LIMIT",
+    "Expected",
+    "Model",
+    "ModelViolation",
+    "QuerySpec",
+    "identity_of",
+]
 
 STRICT_LIMIT = 3  # simapp/functions/messages.py
+PAGINATED = frozenset({"messages:page"})
 
 Doc = dict[str, Any]
 Table = dict[str, Doc]
@@ -36,21 +48,21 @@ class ModelViolation(AssertionError):
 
 @dataclass(frozen=True, slots=True)
 class QuerySpec:
-    """One subscribable query: a path and its arguments (hashable)."""
+    """One subscribable query: a path and its arguments (as canonical JSON, hashable)."""
 
     path: str
-    args: tuple[tuple[str, Any], ...]
+    args: str
 
     @classmethod
     def of(cls, path: str, **args: Any) -> QuerySpec:
-        return cls(path, tuple(sorted(args.items())))
+        return cls(path, json.dumps(args, sort_keys=True))
 
     def args_dict(self) -> dict[str, Any]:
-        return dict(self.args)
+        args: dict[str, Any] = json.loads(self.args)
+        return args
 
     def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self.args)
-        return f"{self.path}({inner})"
+        return f"{self.path}({self.args})"
 
 
 def _order(doc: Doc) -> tuple[float, str]:
@@ -109,6 +121,26 @@ def _maybe_mine(state: State, user: str | None, channel: str) -> Expected:
     return True, [d["tag"] for d in rows if d["author"] == (user or "")]
 
 
+def _page(
+    state: State, user: str | None, journal: str | None, channel: str, paginationOpts: Any
+) -> Expected:
+    """A first page whose end the journal pinned: every row up to that key (all rows
+    once the first run reached the end)."""
+    if journal is None:
+        return False, "a page without a journal"
+    end = _journal_key(journal)
+    rows = _channel(state, channel)
+    if end is not None:
+        rows = [d for d in rows if encode_key([channel, d["_creationTime"], d["_id"]]) <= end]
+    page = {"page": rows, "isDone": end is None, "continueCursor": journal}
+    return True, {**page, "splitCursor": None, "pageStatus": None}
+
+
+def _journal_key(journal: str) -> bytes | None:
+    raw = base64.urlsafe_b64decode(journal + "=" * (-len(journal) % 4))
+    return decode_cursor(journal, fingerprint=raw[1:9]).key
+
+
 def _counter_value(state: State, user: str | None, name: str) -> Expected:
     row = _counter(state, name)
     return True, None if row is None else row["value"]
@@ -124,6 +156,7 @@ _QUERIES: dict[str, Callable[..., Expected]] = {
     "messages:latest": lambda s, user, channel, k: (True, _channel(s, channel)[::-1][: int(k)]),
     "messages:count": lambda s, user, channel: (True, len(_channel(s, channel))),
     "messages:strict": _strict,
+    "messages:page": _page,
     "messages:head": _head,
     "messages:with_body": _with_body,
     "messages:mine": _mine,
@@ -153,7 +186,7 @@ class Model:
         """Every message tag ever inserted, with the ts of its commit."""
         self.increments: dict[str, int] = {}
         """Per counter, how many commits incremented it."""
-        self._cache: dict[tuple[QuerySpec, int, str | None], Expected] = {}
+        self._cache: dict[tuple[QuerySpec, int, str | None, str | None], Expected] = {}
 
     @property
     def latest_ts(self) -> int:
@@ -165,14 +198,21 @@ class Model:
     def state_at(self, ts: int) -> State:
         return self.states[self._index_at(ts)]
 
-    def expected(self, spec: QuerySpec, ts: int, user: str | None) -> Expected:
-        """What ``spec`` returns to ``user`` on the committed state at ``ts``."""
+    def expected(
+        self, spec: QuerySpec, ts: int, user: str | None, journal: str | None = None
+    ) -> Expected:
+        """What ``spec`` returns to ``user`` on the committed state at ``ts`` (a
+        paginated query: with the end its ``journal`` pinned)."""
         index = self._index_at(ts)
-        key = (spec, index, user)
+        key = (spec, index, user, journal)
         cached = self._cache.get(key)
         if cached is None:
-            state = self.states[index]
-            cached = self._cache[key] = _QUERIES[spec.path](state, user, **spec.args_dict())
+            state, args = self.states[index], spec.args_dict()
+            if spec.path in PAGINATED:
+                cached = _QUERIES[spec.path](state, user, journal, **args)
+            else:
+                cached = _QUERIES[spec.path](state, user, **args)
+            self._cache[key] = cached
         return cached
 
     # -- commits -----------------------------------------------------------------

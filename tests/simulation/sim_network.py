@@ -97,8 +97,8 @@ class SocketClosed(Exception):
 class SimSocket:
     """The server's end of one simulated WebSocket: what ``serve_sync_socket`` talks to.
 
-    It has the three methods of Starlette's ``WebSocket`` the server uses
-    (``accept``, ``receive``, ``send_text``) and ``close``.
+    It has what the server uses of Starlette's ``WebSocket``: ``accept``,
+    ``receive``, ``send_text``, ``close`` and the raw ASGI ``_send``.
     """
 
     def __init__(self, down: Link, *, stall_p: float, stall: float) -> None:
@@ -108,6 +108,8 @@ class SimSocket:
         self._stall = stall
         self.gone = False
         """The server has seen the disconnect: sends fail from now on."""
+        self.broken = False
+        """Sends fail (the peer reset the connection) before the server reads the close."""
         self.closed_by_server: tuple[int, str] | None = None
         self.stalls = 0
         self.stalled = False
@@ -129,7 +131,7 @@ class SimSocket:
         self._inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
 
     async def send_text(self, text: str) -> None:
-        if self.gone or self.closed_by_server:
+        if self.gone or self.broken or self.closed_by_server:
             raise SocketClosed("the connection is closed")
         # Sometimes the socket's buffer is full: the sender waits, and updates
         # for this client pile up meanwhile (and must collapse into one frame).
@@ -141,6 +143,16 @@ class SimSocket:
             finally:
                 self.stalled = False
         self._down.send(("frame", text))
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        """The ASGI send callable (Starlette's ``WebSocket._send``), which the
+        server's send loop calls directly."""
+        if message["type"] == "websocket.send":
+            await self.send_text(message["text"])
+        elif message["type"] == "websocket.close":
+            await self.close(message.get("code", 1000), message.get("reason") or "")
+        else:
+            raise ValueError(f"unexpected ASGI message {message['type']!r}")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed_by_server is None:

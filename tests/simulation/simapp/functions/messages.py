@@ -2,7 +2,7 @@
 
 import asyncio
 
-from reactor import ConvexError, mutation, query, v
+from reactor import ConvexError, mutation, pagination_opts_validator, query, v
 
 STRICT_LIMIT = 3
 
@@ -22,6 +22,12 @@ async def slow_list(ctx, args):
     rows = await _channel(ctx, args["channel"]).collect()
     await asyncio.sleep(args["pause"])
     return rows
+
+
+@query(args={"channel": v.string(), "paginationOpts": pagination_opts_validator})
+async def page(ctx, args):
+    """The first page pins its end (the journal): later runs keep that end."""
+    return await _channel(ctx, args["channel"]).paginate(args["paginationOpts"])
 
 
 @query(args={"channel": v.string(), "k": v.number()})
