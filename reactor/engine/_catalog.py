@@ -31,6 +31,7 @@ SYSTEM_TABLES: Final[dict[str, int]] = {
     "_session_requests": 3,
     "_environment_variables": 4,
     "_cron_jobs": 5,
+    "_scheduled_job_leases": 6,
 }
 
 # Indexes that reactor itself keeps on system tables: table -> index -> fields.
@@ -43,6 +44,8 @@ SYSTEM_INDEXES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "_session_requests": {"by_session_request": ("sessionId", "requestId")},
     "_environment_variables": {"by_name": ("name",)},
     "_cron_jobs": {"by_name": ("name",)},
+    # reactor.scheduler: which worker runs an action (by job), and claims whose lease lapsed.
+    "_scheduled_job_leases": {"by_key": ("key",), "by_expires_at": ("expiresAt",)},
 }
 
 BUILTIN_INDEXES: Final = ("by_id", "by_creation_time")
@@ -54,10 +57,11 @@ class IndexDef:
     name: str
     fields: tuple[str, ...]
     """Declared fields, without the implicit ``_creationTime`` and ``_id``."""
+    full_name: str = field(init=False, repr=False, compare=False)
+    """``"<table>.<name>"``, made once: every read and write names the index."""
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.table}.{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "full_name", f"{self.table}.{self.name}")
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -93,6 +97,14 @@ class Catalog:
     ready: set[str] = field(default_factory=set)
     """Full names of the indexes that serve reads."""
     schema: Any = None
+    _write_indexes: dict[str, tuple[IndexDef, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """``write_indexes`` per table, made once: every write asks. Cleared whenever
+    an index comes or goes (``set_index``, ``drop_index``)."""
+    version: int = field(default=0, init=False, compare=False)
+    """Changes whenever an index comes or goes: what was computed from the
+    indexes at an older version must be computed again."""
 
     def add_table(self, name: str, number: int) -> None:
         self.tables[name] = number
@@ -114,11 +126,14 @@ class Catalog:
     def builtin(self, table: str, name: str) -> IndexDef:
         return IndexDef(table, name, ())
 
-    def write_indexes(self, table: str) -> list[IndexDef]:
+    def write_indexes(self, table: str) -> tuple[IndexDef, ...]:
         """Every index a write to ``table`` must maintain."""
-        result = [self.builtin(table, "by_id"), self.builtin(table, "by_creation_time")]
-        result.extend(self.indexes.get(table, {}).values())
-        return result
+        indexes = self._write_indexes.get(table)
+        if indexes is None:
+            builtin = (self.builtin(table, "by_id"), self.builtin(table, "by_creation_time"))
+            indexes = (*builtin, *self.indexes.get(table, {}).values())
+            self._write_indexes[table] = indexes
+        return indexes
 
     def read_index(self, table: str, name: str) -> IndexDef:
         if name in BUILTIN_INDEXES:
@@ -131,6 +146,8 @@ class Catalog:
     def set_index(self, meta: IndexMeta) -> None:
         table, _, name = meta.name.partition(".")
         self.indexes.setdefault(table, {})[name] = IndexDef(table, name, meta.fields)
+        self._write_indexes.clear()
+        self.version += 1
         if meta.state == "ready":
             self.ready.add(meta.name)
         else:
@@ -139,6 +156,8 @@ class Catalog:
     def drop_index(self, full_name: str) -> None:
         table, _, name = full_name.partition(".")
         self.indexes.get(table, {}).pop(name, None)
+        self._write_indexes.clear()
+        self.version += 1
         self.ready.discard(full_name)
 
     def declared_indexes(self) -> dict[str, IndexMeta]:

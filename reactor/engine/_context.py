@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from reactor.engine._database import DatabaseReader, DatabaseWriter, SystemWriter
@@ -83,9 +84,21 @@ class QueryCtx(_Ctx):
         super().__init__(engine, auth, depth, tx_now(tx))
         self._tx = tx
         self._pagination = pagination or PaginationState()
-        self.db: DatabaseReader = DatabaseReader(tx, self._pagination)
-        self.env = Env(engine, tx, self._pagination)
-        self.storage: StorageReader = StorageReader(engine, self.db.system)
+        self.db: DatabaseReader = self._make_db()
+
+    def _make_db(self) -> DatabaseReader:
+        return DatabaseReader(self._tx, self._pagination)
+
+    # The rest is made on first use: most functions touch only ``db``, and every
+    # mutation pays for what its ctx builds.
+
+    @cached_property
+    def env(self) -> Env:
+        return Env(self._engine, self._tx, self._pagination)
+
+    @cached_property
+    def storage(self) -> StorageReader:
+        return StorageReader(self._engine, self.db.system)
 
     def _seed(self) -> int:
         return self._tx.rng.getrandbits(64)
@@ -104,20 +117,18 @@ class QueryCtx(_Ctx):
 
 
 class MutationCtx(QueryCtx):
-    def __init__(
-        self,
-        engine: Engine,
-        tx: Transaction,
-        auth: Auth,
-        *,
-        depth: int = 0,
-        pagination: PaginationState | None = None,
-    ) -> None:
-        super().__init__(engine, tx, auth, depth=depth, pagination=pagination)
-        self.db: DatabaseWriter = DatabaseWriter(tx, self._pagination, engine)
-        self.scheduler = engine.make_scheduler(tx, self)
-        system = SystemWriter(tx, self._pagination, engine)
-        self.storage: StorageWriter = StorageWriter(engine, system)
+    db: DatabaseWriter  # made by _make_db
+
+    def _make_db(self) -> DatabaseWriter:
+        return DatabaseWriter(self._tx, self._pagination, self._engine)
+
+    @cached_property
+    def scheduler(self) -> Any:
+        return self._engine.make_scheduler(self._tx, self)
+
+    @cached_property
+    def storage(self) -> StorageWriter:
+        return StorageWriter(self._engine, SystemWriter(self._tx, self._pagination, self._engine))
 
     async def run_mutation(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         """Run a mutation inside this transaction; if it raises, only its writes roll back."""

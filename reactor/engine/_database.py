@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from reactor.engine._query import PaginationState, Query
 from reactor.errors import DocumentError, InvalidQueryError
-from reactor.values import UNSET, check_document, normalize
+from reactor.values import (
+    MAX_DOCUMENT_SIZE,
+    UNSET,
+    check_document,
+    decode_id,
+    normalize,
+)
+from reactor.values._fast import normalize_checked
 
 if TYPE_CHECKING:
     from reactor.engine._engine import Engine
@@ -15,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["DatabaseReader", "DatabaseWriter", "SystemReader", "SystemWriter"]
 
 _SYSTEM_FIELDS = ("_id", "_creationTime")
+SYSTEM_FIELDS = frozenset(_SYSTEM_FIELDS)
 
 
 class _BaseReader:
@@ -25,8 +34,6 @@ class _BaseReader:
     def _table_of(self, doc_id: Any, *, system: bool) -> str | None:
         if not isinstance(doc_id, str):
             raise DocumentError(f"Invalid argument `id`: expected an id string, got {doc_id!r}")
-        from reactor.values import decode_id
-
         number = decode_id(doc_id)
         if number is None:
             raise DocumentError(f"Invalid argument `id`: {doc_id!r} is not a valid document id")
@@ -79,9 +86,10 @@ class SystemReader(_BaseReader):
 class DatabaseReader(_BaseReader):
     """``ctx.db`` in a query."""
 
-    def __init__(self, tx: Transaction, pagination: PaginationState) -> None:
-        super().__init__(tx, pagination)
-        self.system = SystemReader(tx, pagination)
+    @cached_property
+    def system(self) -> SystemReader:
+        """``ctx.db.system``, made on first use."""
+        return SystemReader(self._tx, self._pagination)
 
     async def get(self, *args: Any) -> dict[str, Any] | None:
         """``get(id)`` or ``get(table, id)``: the document, or None."""
@@ -124,12 +132,18 @@ class DatabaseWriter(DatabaseReader):
             if name in value:
                 raise DocumentError(f"insert into {table}: `{name}` is set by the system")
         await self._engine.ensure_table(table)
-        doc = {k: v for k, v in normalize(value).items() if v is not UNSET}
+        # One walk normalizes and sizes the usual document (see normalize_checked).
+        fast = normalize_checked(value)
+        doc: dict[str, Any] = normalize(value) if fast is None else fast[0]  # without UNSET
         doc_id = self._tx.new_document_id(table)
         doc["_id"] = doc_id
         doc["_creationTime"] = self._tx.next_creation_time()
-        self._check(table, doc)
-        await self._tx.put(table, doc_id, doc)
+        if fast is None or not _passes_document_rules(doc, fast[1] + _system_fields_size(doc_id)):
+            check_document(doc)  # the full check, which names what is wrong
+        self._validate(table, doc)
+        # An id drawn from the OS's entropy is new: no need to look it up. A seeded
+        # id_rng (simulations, tests) may repeat ids across runs on one file.
+        await self._tx.put(table, doc_id, doc, fresh=self._tx.id_rng is None)
         return doc_id
 
     async def _existing(self, doc_id: Any, operation: str) -> tuple[str, dict[str, Any]]:
@@ -176,9 +190,26 @@ class DatabaseWriter(DatabaseReader):
 
     def _check(self, table: str, doc: dict[str, Any]) -> None:
         check_document(doc)
+        self._validate(table, doc)
+
+    def _validate(self, table: str, doc: dict[str, Any]) -> None:
+        """Against the table's validator in the schema, if there is one."""
         definition = self._tx.catalog.table_definition(table)
         if definition is not None and self._tx.catalog.schema.schema_validation:
             definition.validate_document(doc, self._tx.catalog)
+
+
+def _system_fields_size(doc_id: str) -> int:
+    """What ``_id`` and ``_creationTime`` add to a document's size (ids are ASCII)."""
+    return len("_id") + 1 + 2 + len(doc_id) + len("_creationTime") + 1 + 9
+
+
+def _passes_document_rules(doc: dict[str, Any], size: int) -> bool:
+    """``check_document``'s own rules, for a document ``normalize_checked`` passed
+    (``size`` its size, system fields included): no reserved field, not too large."""
+    return size <= MAX_DOCUMENT_SIZE and all(
+        not key.startswith("_") or key in SYSTEM_FIELDS for key in doc
+    )
 
 
 class SystemWriter(DatabaseWriter):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +35,7 @@ from reactor.files import FileStore
 from reactor.functions import App, FunctionDefinition, function_path
 from reactor.storage import Snapshot, Store
 from reactor.values import checked_size, normalize
+from reactor.values._fast import normalize_checked
 
 if TYPE_CHECKING:
     from reactor.scheduler import SchedulerWorker
@@ -236,8 +236,15 @@ class Engine:
 
     async def call_handler(self, fn: FunctionDefinition, ctx: Any, args: Any) -> Any:
         """Validate args, run the handler, check and normalize what it returns."""
-        args = normalize(args)
-        if isinstance(args, dict) and checked_size(args) > MAX_ARGUMENTS_SIZE:
+        # normalize_checked does normalize and checked_size in one walk; for
+        # anything unusual it defers to the two steps (and their errors).
+        fast = normalize_checked(args) if type(args) is dict else None
+        if fast is not None:
+            args, size = fast
+        else:
+            args = normalize(args)
+            size = checked_size(args) if isinstance(args, dict) else 0
+        if size > MAX_ARGUMENTS_SIZE:
             raise LimitExceededError(
                 "ArgumentsTooLarge",
                 f"the arguments of {fn.path} are over {MAX_ARGUMENTS_SIZE} bytes",
@@ -249,8 +256,12 @@ class Engine:
                 "Return value is a Query: consume it with collect(), take(), first() or paginate()"
             )
         try:
-            result = normalize(result)
-            size = checked_size(result)
+            fast = normalize_checked(result)
+            if fast is not None:
+                result, size = fast
+            else:
+                result = normalize(result)
+                size = checked_size(result)
         except InvalidValueError as exc:
             raise InvalidValueError(
                 f"{fn.path} returned a value that is not a Convex value: {exc}"
@@ -272,10 +283,13 @@ class Engine:
 
     async def _transaction(self, usage: Usage, snapshot: Snapshot | None = None) -> Transaction:
         if snapshot is None:
-            snapshot = await self.store.snapshot()
+            # Transactions that start between two commits may read one snapshot.
+            snapshot = await self.store.reusable_snapshot()
         self.committer.pin(snapshot.ts)
         if self._rng is None:
-            rng, id_rng = random.Random(int.from_bytes(os.urandom(8))), None
+            # Seeded from the OS on first use (Transaction.rng): seeding costs
+            # more than many a mutation, and only ctx.random needs it.
+            rng = id_rng = None
         else:
             rng = id_rng = random.Random(self._rng.getrandbits(64))
         # After every commit the snapshot holds, even if the clock stands still or

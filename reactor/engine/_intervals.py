@@ -84,6 +84,14 @@ class IntervalSet:
         starts[lo:hi] = [start]
         ends[lo:hi] = [end]
 
+    @classmethod
+    def point(cls, key: bytes) -> IntervalSet:
+        """The set of the one key ``key`` (what a ``db.get`` reads), built directly."""
+        result = cls()
+        result._starts.append(key)
+        result._ends.append(key + b"\x00")
+        return result
+
     def contains(self, key: bytes) -> bool:
         i = bisect_right(self._starts, key) - 1
         if i < 0:
@@ -162,7 +170,11 @@ class ReadSet(Mapping[IndexName, IntervalSet]):
         intervals.add(interval)
 
     def record_point(self, index: IndexName, key: bytes) -> None:
-        self.record(index, Interval.point(key))
+        intervals = self._sets.get(index)
+        if intervals is None:
+            self._sets[index] = IntervalSet.point(key)
+        else:
+            intervals.add(Interval.point(key))
 
     def contains(self, index: IndexName, key: bytes) -> bool:
         intervals = self._sets.get(index)

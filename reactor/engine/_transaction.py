@@ -10,10 +10,10 @@ invalidated precisely.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from reactor.engine._catalog import Catalog, IndexDef
 from reactor.engine._intervals import Interval, ReadSet
@@ -25,9 +25,14 @@ __all__ = ["PendingWrite", "Transaction"]
 
 _PAGE = 128
 
+_KeyPair = tuple[str, bytes | None, bytes | None]
+"""An index's full name, and a write's old and new key in it (None: no such version)."""
 
-@dataclass(frozen=True, slots=True)
-class PendingWrite:
+
+class PendingWrite(NamedTuple):
+    """A buffered write. A NamedTuple, not a frozen dataclass: one is made per
+    write, and a frozen dataclass's ``__init__`` costs several times as much."""
+
     table: str
     original: bytes | None
     """The committed version at the snapshot (None for an insert)."""
@@ -47,7 +52,7 @@ class Transaction:
         usage: Usage,
         *,
         begin_ms: float,
-        rng: random.Random,
+        rng: random.Random | None = None,
         id_rng: random.Random | None = None,
     ) -> None:
         self.snapshot = snapshot
@@ -56,11 +61,22 @@ class Transaction:
         self.usage = usage
         self.read_set = ReadSet()
         self.writes: dict[str, PendingWrite] = {}
-        self.rng = rng
+        self._rng = rng
         self.id_rng = id_rng
         """Draws new document ids; None (the default) uses the OS's entropy."""
         self.begin_ms = float(int(begin_ms))
         self._creation_time = begin_ms
+        self._bytes_written = 0
+        """The size of every buffered version (``bytes_written``)."""
+        self._index_writes: tuple[int, list[tuple[str, PendingWrite, list[_KeyPair]]]] | None = None
+        """``_index_keys``'s answer, with the catalog version it was made at."""
+
+    @property
+    def rng(self) -> random.Random:
+        """Seeds ``ctx.random``: the one given, else one seeded from the OS on first use."""
+        if self._rng is None:
+            self._rng = random.Random(int.from_bytes(os.urandom(8)))
+        return self._rng
 
     # -- reads -----------------------------------------------------------------
 
@@ -166,40 +182,81 @@ class Transaction:
     def new_document_id(self, table: str) -> str:
         return new_id(self.catalog.tables[table], self.id_rng)
 
-    async def put(self, table: str, doc_id: str, doc: dict[str, Any] | None) -> None:
-        """Buffer a new version (None deletes). The caller has validated ``doc``."""
+    async def put(
+        self, table: str, doc_id: str, doc: dict[str, Any] | None, *, fresh: bool = False
+    ) -> None:
+        """Buffer a new version (None deletes). The caller has validated ``doc``.
+
+        ``fresh``: ``doc_id`` was just drawn from the OS's entropy (an insert), so
+        no version of it exists yet and the snapshot need not be asked.
+        """
         pending = self.writes.get(doc_id)
         if pending is not None:
             original, original_doc = pending.original, pending.original_doc
+        elif fresh:
+            original = original_doc = None
         else:
             original = await self.snapshot.get(doc_id)
             original_doc = None if original is None else decode_stored(original)
         value = None if doc is None else encode_stored(doc)
         self.writes[doc_id] = PendingWrite(table, original, value, original_doc, doc)
-        self.usage.check_writes(len(self.writes), self.bytes_written())
+        self._index_writes = None
+        # A running total: summing every write on each put is quadratic in a big mutation.
+        replaced = pending.value if pending is not None else None
+        self._bytes_written += (len(value) if value is not None else 0) - (
+            len(replaced) if replaced is not None else 0
+        )
+        self.usage.check_writes(len(self.writes), self._bytes_written)
 
     def bytes_written(self) -> int:
-        return sum(len(w.value) for w in self.writes.values() if w.value is not None)
+        return self._bytes_written
 
     def savepoint(self) -> dict[str, PendingWrite]:
         return dict(self.writes)
 
     def rollback_to(self, savepoint: dict[str, PendingWrite]) -> None:
         self.writes = savepoint
+        self._index_writes = None
+        self._bytes_written = sum(len(w.value) for w in savepoint.values() if w.value is not None)
 
     # -- commit ----------------------------------------------------------------
+
+    def _index_keys(self) -> list[tuple[str, PendingWrite, list[_KeyPair]]]:
+        """Per write: its document id, the write, and per index its old and new key.
+
+        Computed once for ``written_keys`` and ``to_commit`` both; made again if
+        a write or the catalog's indexes changed since (see ``Catalog.version``).
+        """
+        cached = self._index_writes
+        if cached is not None and cached[0] == self.catalog.version:
+            return cached[1]
+        rows: list[tuple[str, PendingWrite, list[_KeyPair]]] = []
+        for doc_id, pending in self.writes.items():
+            old, new = pending.original_doc, pending.doc
+            pairs = [
+                (
+                    index.full_name,
+                    index.key_for(old) if old is not None else None,
+                    index.key_for(new) if new is not None else None,
+                )
+                for index in self.catalog.write_indexes(pending.table)
+            ]
+            rows.append((doc_id, pending, pairs))
+        self._index_writes = (self.catalog.version, rows)
+        return rows
 
     def written_keys(self) -> dict[str, list[bytes]]:
         """Per index, every key this transaction writes: old and new, changed or not."""
         keys: dict[str, list[bytes]] = {}
-        for pending in self.writes.values():
-            old, new = pending.original_doc, pending.doc
-            for index in self.catalog.write_indexes(pending.table):
-                bucket = keys.setdefault(index.full_name, [])
-                if old is not None:
-                    bucket.append(index.key_for(old))
-                if new is not None:
-                    bucket.append(index.key_for(new))
+        for _, _, pairs in self._index_keys():
+            for index_name, old_key, new_key in pairs:
+                bucket = keys.get(index_name)
+                if bucket is None:
+                    bucket = keys[index_name] = []
+                if old_key is not None:
+                    bucket.append(old_key)
+                if new_key is not None:
+                    bucket.append(new_key)
         for bucket in keys.values():
             bucket.sort()
         return keys
@@ -208,16 +265,13 @@ class Transaction:
         documents: list[DocumentWrite] = []
         removals: list[IndexWrite] = []
         sets: list[IndexWrite] = []
-        for doc_id, pending in self.writes.items():
+        for doc_id, pending, pairs in self._index_keys():
             if pending.original is None and pending.value is None:
                 continue  # inserted then deleted in this transaction
             documents.append(DocumentWrite(pending.table, doc_id, pending.value))
-            old, new = pending.original_doc, pending.doc
-            for index in self.catalog.write_indexes(pending.table):
-                old_key = index.key_for(old) if old is not None else None
-                new_key = index.key_for(new) if new is not None else None
+            for index_name, old_key, new_key in pairs:
                 if old_key is not None and old_key != new_key:
-                    removals.append(IndexWrite(index.full_name, old_key, None))
+                    removals.append(IndexWrite(index_name, old_key, None))
                 if new_key is not None:
-                    sets.append(IndexWrite(index.full_name, new_key, doc_id))
+                    sets.append(IndexWrite(index_name, new_key, doc_id))
         return Commit(ts, tuple(documents), tuple(removals + sets))

@@ -6,9 +6,13 @@ plain string path is accepted wherever a reference is.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 __all__ = ["FunctionReference", "api", "canonical_path", "function_path", "internal"]
+
+_CACHED_PATH_LENGTH = 256
+"""Path strings up to this long are parsed once (see ``_string_path``)."""
 
 
 class FunctionReference:
@@ -51,6 +55,8 @@ def function_path(ref: Any) -> str:
     Accepts the forms the official clients send: ``mod.js:fn`` and ``mod`` (the
     default export).
     """
+    if type(ref) is str and 0 < len(ref) <= _CACHED_PATH_LENGTH:
+        return _string_path(ref)  # the common case: every call from a client
     if isinstance(ref, FunctionReference):
         return ref.path
     path = getattr(ref, "path", None)
@@ -58,6 +64,17 @@ def function_path(ref: Any) -> str:
         return path
     if not isinstance(ref, str) or not ref:
         raise TypeError(f"expected a function reference or path string, got {ref!r}")
+    return _parse_path(ref)
+
+
+# Cached: every function run resolves its path (more than once). The strings
+# come from clients, so the cache is bounded and keeps only short ones.
+@functools.lru_cache(maxsize=1024)
+def _string_path(ref: str) -> str:
+    return _parse_path(ref)
+
+
+def _parse_path(ref: str) -> str:
     module, _, name = ref.partition(":")
     if module.endswith(".js"):
         module = module[:-3]

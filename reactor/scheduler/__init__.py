@@ -4,7 +4,10 @@ Jobs are rows of ``_scheduled_functions`` written in the scheduling
 transaction; ``SchedulerWorker`` runs them when due, scheduled mutations
 exactly once and scheduled actions at most once. Crons (``Crons`` in
 ``functions/crons.py``) are named, recurring runs on the same machinery,
-kept in ``_cron_jobs``.
+kept in ``_cron_jobs``. A running action holds a lease in
+``_scheduled_job_leases`` so that recovery fails only the runs of a worker
+that died; on a store several processes share, their workers split the due
+jobs between them (``_leases``, ``_worker``).
 """
 
 from reactor.scheduler._clock import Clock, ManualClock, SystemClock

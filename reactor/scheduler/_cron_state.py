@@ -9,6 +9,9 @@ A row per cron (internal to reactor; readable with ``ctx.db.system``)::
      history: [{scheduledTime, completedTime?, state: {kind: "success" | "failed"
                 (+ error) | "skipped" (+ count)}}]}      # the newest last
 
+A cron action's run holds a lease keyed ``cron:<name>`` in
+``_scheduled_job_leases`` while it runs (see ``_leases``).
+
 ``nextRun`` only ever moves from one scheduled time to a later one, so a
 restart neither loses a run nor repeats one. A run's claim checks that
 ``nextRun`` still names the run; a due time that arrives while the previous
@@ -34,6 +37,7 @@ from reactor.scheduler._jobs import (
     outcome_state,
     resolve_target,
 )
+from reactor.scheduler._leases import Leases, Recovery, cron_key, drop_leases, find_lease
 from reactor.scheduler._runner import run_action_at_most_once, run_mutation_exactly_once
 
 if TYPE_CHECKING:
@@ -109,17 +113,21 @@ async def sync_crons(engine: Engine, app: App, now_ms: float) -> None:
     await in_transaction(engine, body)
 
 
-async def recover_crons(engine: Engine, now_ms: float) -> int:
-    """After a crash: a cron action left running is recorded failed, not re-run."""
+async def recover_crons(engine: Engine, recovery: Recovery) -> int:
+    """After a crash: a cron action left running (its lease expired) is recorded
+    failed, not re-run."""
 
     async def body(writer: SystemWriter) -> int:
         count = 0
         for row in await read_crons(writer):
             state = row["state"]
-            if state["kind"] == "inProgress":
+            key = cron_key(row["name"])
+            if state["kind"] == "inProgress" and recovery.abandoned(await find_lease(writer, key)):
                 failed = {"kind": "failed", "error": INTERRUPTED}
-                history = _log(row["history"], _entry(state["scheduledTime"], now_ms, failed))
+                entry = _entry(state["scheduledTime"], recovery.now_ms, failed)
+                history = _log(row["history"], entry)
                 await writer.patch(row["_id"], {"state": {"kind": "idle"}, "history": history})
+                await drop_leases(writer, key)
                 count += 1
         return count
 
@@ -156,7 +164,9 @@ async def skip_busy_cron(engine: Engine, name: str, due_ms: float, now_ms: float
     return count
 
 
-async def run_cron(engine: Engine, row: Mapping[str, Any], clock: Clock) -> FunctionResult | None:
+async def run_cron(
+    engine: Engine, row: Mapping[str, Any], clock: Clock, leases: Leases
+) -> FunctionResult | None:
     """Run the cron whose row is ``row`` for its due time ``row["nextRun"]``.
 
     Returns None if the run was no longer owed (another run took it, or a
@@ -229,7 +239,9 @@ async def run_cron(engine: Engine, row: Mapping[str, Any], clock: Clock) -> Func
             )
             await writer.patch(current["_id"], {"state": {"kind": "idle"}, "history": history})
 
-        return await run_action_at_most_once(engine, path, args, claim=start, finish=finish)
+        return await run_action_at_most_once(
+            engine, path, args, claim=start, finish=finish, leases=leases, key=cron_key(name)
+        )
     elif kind is not None:
         error = TypeError(f"{path} is a {kind}: a cron runs a mutation or an action")
 

@@ -10,7 +10,9 @@ at any point leaves either both or neither: the run happens exactly once.
 An action cannot be rolled back, so its claim commits first, in a
 transaction of its own, before the action starts; the outcome is recorded
 after. A crash in between leaves the claim behind, and recovery marks it
-failed instead of running it again: at most once.
+failed instead of running it again: at most once. The claim takes a lease
+(``_leases``) that the worker renews while the action runs and the outcome
+releases, so that recovery in another process leaves a live run alone.
 
 Both take their claim and completion as callbacks, so crons use the same
 machinery on their ``_cron_jobs`` row as scheduled jobs do on theirs.
@@ -34,6 +36,7 @@ from reactor.scheduler._jobs import (
     system_writer,
     transition,
 )
+from reactor.scheduler._leases import Leases
 
 if TYPE_CHECKING:
     from reactor.engine import Engine, MutationCtx
@@ -89,31 +92,47 @@ async def run_action_at_most_once(
     *,
     claim: Claim,
     finish: Record,
+    leases: Leases,
+    key: str,
 ) -> FunctionResult | None:
-    """Commit ``claim``; if it holds, run the action and record it with ``finish``.
+    """Commit ``claim`` with a lease of ``key``; if it holds, run the action (renewing
+    the lease) and record it with ``finish``, which releases the lease.
 
     If the action is interrupted (the worker stops), ``finish`` gets a failed
     result saying so, and the cancellation goes on.
     """
-    if not await in_transaction(engine, claim):
+
+    async def claim_and_lease(writer: SystemWriter) -> bool:
+        if not await claim(writer):
+            return False
+        await leases.take(writer, key)
+        return True
+
+    async def finish_and_release(writer: SystemWriter, result: FunctionResult) -> None:
+        await finish(writer, result)
+        await leases.release(writer, key)
+
+    if not await in_transaction(engine, claim_and_lease):
         return None
     try:
-        result = await engine.run_action(path, args, identity=None, allow_internal=True)
+        async with leases.held(key):
+            result = await engine.run_action(path, args, identity=None, allow_internal=True)
     except asyncio.CancelledError:
         interrupted = FunctionResult(path=path, kind="action", error=ActionInterrupted())
         try:
-            await in_transaction(engine, lambda w: finish(w, interrupted), attempts=1)
+            await in_transaction(engine, lambda w: finish_and_release(w, interrupted), attempts=1)
         except Exception:
             log.exception("could not record that %s was interrupted", path)
         raise
-    await in_transaction(engine, lambda w: finish(w, result))
+    await in_transaction(engine, lambda w: finish_and_release(w, result))
     return result
 
 
 async def run_scheduled_job(
-    engine: Engine, job_id: str, job: Mapping[str, Any], clock: Clock
+    engine: Engine, job_id: str, job: Mapping[str, Any], clock: Clock, leases: Leases
 ) -> FunctionResult | None:
-    """Run one pending job of ``_scheduled_functions``; None if it was no longer pending."""
+    """Run one pending job of ``_scheduled_functions``; None if it was no longer pending.
+    An action's lease is keyed by the job's id."""
     path = job["name"]
     args = job["args"][0] if job["args"] else {}
     token = current_job.set(job_id)
@@ -126,7 +145,7 @@ async def run_scheduled_job(
         if kind == "mutation":
             return await _run_mutation_job(engine, job_id, path, args, clock)
         if kind == "action":
-            return await _run_action_job(engine, job_id, path, args, clock)
+            return await _run_action_job(engine, job_id, path, args, clock, leases)
         if kind is not None:
             error = TypeError(f"{path} is a {kind}: only mutations and actions can be scheduled")
         # SCH-09: a target that is gone, or not runnable, fails the job.
@@ -155,7 +174,12 @@ async def _run_mutation_job(
 
 
 async def _run_action_job(
-    engine: Engine, job_id: str, path: str, args: Mapping[str, Any], clock: Clock
+    engine: Engine,
+    job_id: str,
+    path: str,
+    args: Mapping[str, Any],
+    clock: Clock,
+    leases: Leases,
 ) -> FunctionResult | None:
     async def claim(writer: SystemWriter) -> bool:
         return await transition(
@@ -172,7 +196,9 @@ async def _run_action_job(
             completed_ms=clock.now_ms(),
         )
 
-    return await run_action_at_most_once(engine, path, args, claim=claim, finish=finish)
+    return await run_action_at_most_once(
+        engine, path, args, claim=claim, finish=finish, leases=leases, key=job_id
+    )
 
 
 async def _fail(

@@ -33,7 +33,7 @@ from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
 from reactor.server._http import HttpApi, json_response
-from reactor.server._overload import Admission
+from reactor.server._overload import Admission, ensure_fd_limit
 from reactor.server._runs import FunctionRunner, log_run
 from reactor.server._static import static_routes
 from reactor.server._uvicorn_guard import guarded_http_protocol, quiet_client_faults
@@ -242,6 +242,7 @@ class ReactorServer:
 
     def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
         quiet_client_faults()
+        ensure_fd_limit(self.config.max_connections)
         options: dict[str, Any] = {
             "lifespan": "on",
             "http": guarded_http_protocol(self.config.header_timeout_s),

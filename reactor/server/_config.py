@@ -34,9 +34,10 @@ class ServerConfig:
     session: SessionLimits = field(default_factory=SessionLimits)
     """Per-connection limits: subscriptions, requests in flight, JSON Ping interval."""
     max_connections: int = 5_000
-    """Sync WebSocket connections served at once. One more is accepted and closed
-    at once with 1013 ("try again later") and reason ``TooManyConnections: ...``;
-    clients back off and reconnect."""
+    """Sync WebSocket connections served at once (each costs about 40 KiB and a
+    file descriptor). One more is accepted and closed at once with 1013 ("try
+    again later") and reason ``TooManyConnections: ...``; clients back off and
+    reconnect. The open-files limit is raised to fit, or a warning says it cannot."""
     max_concurrent_functions: int = 1_000
     """Queries, mutations and actions called by clients (HTTP and WebSocket) in
     flight at once, server-wide; live-query re-runs are not counted. Beyond it an

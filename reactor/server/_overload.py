@@ -9,9 +9,15 @@ backing off and reconnecting, and an HTTP call gets 503 with ``Retry-After``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
-__all__ = ["OVERLOAD_CLOSE_CODE", "Admission", "Overloaded"]
+__all__ = ["OVERLOAD_CLOSE_CODE", "Admission", "Overloaded", "ensure_fd_limit"]
+
+log = logging.getLogger("reactor.server")
+
+_SPARE_FDS = 256
+"""Files beside the sync connections: the store, HTTP clients, the listening socket."""
 
 OVERLOAD_CLOSE_CODE = 1013
 """RFC 6455 "Try Again Later": the reference backend's close code for overload."""
@@ -96,3 +102,28 @@ class Admission:
             "refusedConnections": self.refused_connections,
             "refusedFunctions": self.refused_functions,
         }
+
+
+def ensure_fd_limit(max_connections: int) -> int:
+    """Raise the soft limit on open files (up to the hard limit) so that
+    ``max_connections`` sockets fit, and warn if they cannot: past the limit the
+    server cannot even accept a connection to tell it to retry. Returns the limit."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return max_connections + _SPARE_FDS
+    needed = max_connections + _SPARE_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if raised > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "max_connections is %d but this process may open only %d files: "
+            "raise its limit (ulimit -n) or lower max_connections",
+            max_connections,
+            soft,
+        )
+    return needed if soft == resource.RLIM_INFINITY else soft

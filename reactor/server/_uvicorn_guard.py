@@ -1,14 +1,15 @@
 """Hardening of uvicorn: a deadline on request headers, bounded logs of client input.
 
-uvicorn's HTTP protocol, with a deadline on request headers (slowloris).
-
 uvicorn times out idle keep-alive connections, but not a connection that
 opens and sends nothing, nor one that trickles a request's headers byte by
-byte: each would hold a socket (and a file descriptor) forever. Here every
-request, the WebSocket upgrade included, must send all its headers within
-``header_timeout_s`` of the connection opening (or, on a kept-alive
-connection, of the request's first byte), else the connection is answered
-408 and closed. Slow bodies are timed in the HTTP API (``body_timeout_s``).
+byte (slowloris): each would hold a socket (and a file descriptor) forever.
+With ``GuardedHttpProtocol`` every request, the WebSocket upgrade included,
+must send all its headers within ``header_timeout_s`` of the connection
+opening (or, on a kept-alive connection, of the request's first byte): a
+half-sent request is answered 408, a silent connection just closed. Slow
+bodies are timed in the HTTP API (``body_timeout_s``).
+
+``quiet_client_faults`` keeps what clients send from flooding uvicorn's logs.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ is taken) is accepted and closed at once with 1013 and a reason naming the
 limit; a call finding no function slot closes its connection the same way,
 after the frames already queued (the client re-sends unanswered mutations on
 reconnecting); a socket that sends no Connect within ``connect_timeout_s``
-gets a FatalError ``ConnectTimeout``.
+gets a FatalError ``ConnectTimeout``. A client that sends requests without
+reading the answers cannot make them pile up: past ``MAX_QUEUED_FRAMES``
+unsent frames the receiver stops reading until the sender catches up, and
+the client's own writes back up (TCP flow control).
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ __all__ = ["serve_sync_socket"]
 
 log = logging.getLogger("reactor.server")
 
+MAX_QUEUED_FRAMES = 128
+"""Responses waiting for a slow (or never-reading) client, beyond which the
+connection's incoming frames are not read until the client takes some."""
+
 
 class _View:
     """The ``ResultView`` of one connection: its subscriptions' shared results."""
@@ -80,8 +87,13 @@ class _Connection:
         self.session = SyncSession(limits=server.config.session, now=self.loop.time())
         self.view = _View(self.live)
         self.wake = asyncio.Event()
+        self.drained = asyncio.Event()
+        """Set while the session has room for more queued frames."""
+        self.drained.set()
         self.requests: set[asyncio.Task[None]] = set()
         self.connect_by = self.loop.time() + server.config.connect_timeout_s
+        self.ping_timer: asyncio.TimerHandle | None = None
+        """Wakes the sender when a Ping may be due (see ``_ping_check``)."""
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._sending(), name="reactor-ws-sender")
@@ -116,6 +128,11 @@ class _Connection:
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> None:
         while not self.session.finished:
+            if self.session.queued >= MAX_QUEUED_FRAMES and not sender.done():
+                self.drained.clear()
+                self.wake.set()
+                await self.drained.wait()  # set by the sender, also when it stops
+                continue
             message = await self._receive()
             if message is None:
                 self.wake.set()
@@ -221,30 +238,59 @@ class _Connection:
         except Exception:
             log.exception("sending on a sync connection failed")
             await self._close_quietly(1011, "InternalServerError")
+        finally:
+            self.drained.set()  # nothing will drain the queue now: let the receiver on
+
+    def _ping_check(self) -> None:
+        """The idle timer: wake the sender if a Ping is due, else wait until it may be.
+
+        One timer per connection, moved only when it fires: frames sent in
+        between push ``ping_at`` later without touching it."""
+        self.ping_timer = None
+        ping_at = self.session.ping_at
+        if self.loop.time() >= ping_at:
+            self.wake.set()
+        else:
+            self.ping_timer = self.loop.call_at(ping_at, self._ping_check)
 
     async def _send_loop(self) -> None:
         session = self.session
-        while True:
-            self.wake.clear()
-            while (
-                frame := session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
-            ) is not None:
-                for command in session.take_commands():
-                    self._dispatch(command)  # releases subscriptions a Transition retired
-                try:
-                    await self.socket.send_text(frame)
-                except Exception:
-                    return  # the client is gone; the receiver sees the disconnect
-            close = session.close
-            if close is not None:
-                await self._close_quietly(*close)
-                return
-            waiting = session.waiting_for_ts(self.view.ts)
-            if waiting is not None and self.live.wait_for_ts(waiting, self.wake.set):
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, session.ping_at - self.loop.time())):
-                    await self.wake.wait()
+        # The ASGI send callable itself, not starlette's WebSocket.send: that
+        # one only checks the state machine, and after the socket is accepted
+        # only this loop sends text frames (a close ends it; a send after a
+        # close raises in the server and ends it too).
+        send = self.socket._send
+        try:
+            while True:
+                self.wake.clear()
+                frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+                if frame is not None:
+                    for command in session.take_commands():
+                        self._dispatch(command)  # releases subscriptions a Transition retired
+                    try:
+                        await send({"type": "websocket.send", "text": frame})
+                    except Exception:
+                        return  # the client is gone; the receiver sees the disconnect
+                    if session.queued < MAX_QUEUED_FRAMES // 2:
+                        self.drained.set()
+                    # After a Transition only an event (which sets `wake`) can make
+                    # another frame: skip asking for one that cannot be there.
+                    if not session.settled or self.wake.is_set():
+                        continue
+                close = session.close
+                if close is not None:
+                    await self._close_quietly(*close)
+                    return
+                waiting = session.waiting_for_ts(self.view.ts)
+                if waiting is not None and self.live.wait_for_ts(waiting, self.wake.set):
+                    continue
+                if self.ping_timer is None:
+                    self.ping_timer = self.loop.call_at(session.ping_at, self._ping_check)
+                await self.wake.wait()
+        finally:
+            if self.ping_timer is not None:
+                self.ping_timer.cancel()
+                self.ping_timer = None
 
 
 async def serve_sync_socket(socket: WebSocket, server: ReactorServer) -> None:
@@ -254,8 +300,9 @@ async def serve_sync_socket(socket: WebSocket, server: ReactorServer) -> None:
     except Overloaded as exc:
         # Accepted only to say why: a refused handshake would reach a browser
         # client as a bare 1006, with no reason and no back-off hint.
-        await socket.accept()
-        await socket.close(OVERLOAD_CLOSE_CODE, str(exc))
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await socket.accept()
+            await socket.close(OVERLOAD_CLOSE_CODE, str(exc))
         return
     try:
         await socket.accept()

@@ -213,6 +213,18 @@ class Store(abc.ABC):
     async def snapshot(self) -> Snapshot:
         """A snapshot of the latest durable state."""
 
+    async def reusable_snapshot(self) -> Snapshot:
+        """Like ``snapshot()``, but possibly one that other callers in this process
+        read at the same time; ``close()`` gives up this caller's use of it.
+
+        A store whose snapshot reads are short synchronous calls (SQLite) hands
+        every caller between two writes the same read transaction, which saves
+        opening one per transaction. The default is a fresh ``snapshot()``: a
+        store must not share a snapshot that cannot serve overlapping reads (a
+        MongoDB session runs one operation at a time).
+        """
+        return await self.snapshot()
+
     @abc.abstractmethod
     async def write(self, commits: Sequence[Commit]) -> None:
         """Apply the commits atomically and durably, in order; raise if nothing was applied.

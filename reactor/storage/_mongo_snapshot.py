@@ -145,11 +145,20 @@ class MongoSnapshot(Snapshot):
         session, self._session = self._session, None
         if session is None or self._store_closed():
             return  # closed already, or the store's client ended every session
-        try:
-            if session.in_transaction:
-                await session.abort_transaction()  # nothing to write; frees the snapshot
-        finally:
-            await session.end_session()
+        # Shielded: a close cancelled half-way (a task cancelled again while its
+        # `finally` closes the snapshot) would return the session to the driver's
+        # pool with its transaction still open on the server, and a wire server
+        # that refuses a new transaction on it (jongodb) then fails every later
+        # use of that pooled session.
+        await asyncio.shield(_end(session))
+
+
+async def _end(session: AsyncClientSession) -> None:
+    try:
+        if session.in_transaction:
+            await session.abort_transaction()  # nothing to write; frees the snapshot
+    finally:
+        await session.end_session()
 
 
 def _raise_if_expired(exc: OperationFailure) -> None:

@@ -4,8 +4,8 @@ Threads and connections:
 
 * One writer connection. Every write (``write``, ``create_table``,
   ``put_index``, ``drop_index``, ``reserve_ts``) takes an async lock, then runs
-  its whole transaction in a worker thread, so ``fsync`` never blocks the event
-  loop and the writer is only ever used by one thread at a time.
+  its whole transaction in the store's one writer thread, so ``fsync`` never
+  blocks the event loop and the writer is only ever used by one thread at a time.
 * A pool of read-only connections for snapshots (see ``_sqlite_snapshot``).
   Reads run on the event loop; WAL lets them proceed while the writer commits.
 * A lock file beside the database, so only one store (one process) commits to
@@ -14,12 +14,15 @@ Threads and connections:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import anyio
-import anyio.to_thread
 import apsw
 import orjson
 
@@ -77,11 +80,14 @@ class SqliteStore(Store):
         self.url = f"sqlite://{self.path}"
         self.durability: Durability = durability
         self._lock_file = LockFile(self.path.with_name(self.path.name + ".lock"), self.path)
-        self._write_lock = anyio.Lock()
-        # Its own thread token: a commit never queues behind other users of
-        # anyio's shared worker-thread pool (40 tokens by default).
-        self._thread = anyio.CapacityLimiter(1)
+        # fast_acquire: an uncontended write goes to the writer thread without first
+        # yielding to the event loop (see _off_loop).
+        self._write_lock = anyio.Lock(fast_acquire=True)
         self._writer_thread = writer_thread
+        # The writer's own thread (started on first use): a commit never queues
+        # behind other users of a shared worker pool, and the writer's work runs
+        # strictly one call after another, even when a caller gave up waiting.
+        self._thread: _WriterThread | None = None
         self._writer: apsw.Connection | None = None
         self._readers = ReaderPool(self.path)
         self._state: Literal["new", "opening", "open", "closed"] = "new"
@@ -103,6 +109,9 @@ class SqliteStore(Store):
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                thread.stop()
             self._lock_file.release()
             self._state = "new"
             raise
@@ -147,10 +156,17 @@ class SqliteStore(Store):
                         await self._off_loop(writer.close)
                 finally:
                     self._lock_file.release()
+                    thread, self._thread = self._thread, None
+                    if thread is not None:
+                        thread.stop()
 
     async def snapshot(self) -> Snapshot:
         self._check_open()
         return self._readers.snapshot()
+
+    async def reusable_snapshot(self) -> Snapshot:
+        self._check_open()
+        return self._readers.shared_snapshot()
 
     async def write(self, commits: Sequence[Commit]) -> None:
         if not commits:
@@ -228,21 +244,96 @@ class SqliteStore(Store):
             writer = self._writer
             if writer is None:  # closed while we waited for the lock
                 raise StoreError(f"the store {self.path} is closed")
-            # Not abandoned on cancellation: the lock stays held until the thread is
-            # done with the writer, so the next write never overlaps this one.
+            # The lock stays held until the thread is done with the writer (see
+            # _off_loop), so the next write never overlaps this one.
             return await self._off_loop(lambda: fn(writer))
 
     async def _off_loop(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` in the writer's worker thread (or inline, without ``writer_thread``)."""
+        """Run ``fn`` in the writer's thread (or inline, without ``writer_thread``), then
+        retire the shared snapshot (see ``ReaderPool.shared_snapshot``).
+
+        The work is handed to the thread before this first yields to the event
+        loop (``anyio.to_thread`` checkpoints first): the committer's batch is
+        being written while the mutations its previous batch released run,
+        instead of after them.
+        """
         if not self._writer_thread:
-            return fn()
-        return await anyio.to_thread.run_sync(fn, limiter=self._thread)
+            try:
+                return fn()
+            finally:
+                self._readers.write_done()
+        if self._thread is None:
+            self._thread = _WriterThread("reactor-sqlite-writer")
+        future = self._thread.submit(fn)
+        # When the thread is done (not when the caller stops waiting), whatever it
+        # wrote is visible to new snapshots: stop sharing the old one. This runs
+        # before the caller resumes, so it never sees a snapshot without its write.
+        future.add_done_callback(lambda _: self._readers.write_done())
+        # Not abandoned when an anyio cancel scope is cancelled: wait for the
+        # thread to be done with the writer (the one thread serializes the
+        # writer's work anyway, whatever the caller does).
+        with anyio.CancelScope(shield=True):
+            result = await future
+        return result
 
     def _check_open(self) -> None:
         if self._state in ("new", "opening"):
             raise StoreError(f"the store {self.path} is not open: await store.open() first")
         if self._state == "closed":
             raise StoreError(f"the store {self.path} is closed")
+
+
+class _WriterThread:
+    """The writer's thread: runs the calls handed to it one after another, and
+    answers each on its caller's event loop.
+
+    What a one-worker ``ThreadPoolExecutor`` with ``loop.run_in_executor`` does,
+    minus its machinery (a ``concurrent.futures.Future`` chained to the asyncio
+    one, an idle semaphore, shutdown locks): one queue put per call, one
+    ``call_soon_threadsafe`` per answer, for every batch of commits.
+
+    A daemon thread, so that a store nobody closed does not keep the process
+    alive; a write cut short at exit is rolled back by SQLite, and was never
+    acknowledged.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[[], _T]) -> asyncio.Future[_T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._calls.put((loop, future, fn))
+        return future
+
+    def stop(self) -> None:
+        """End the thread once the calls already handed to it are done."""
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            loop, future, fn = call
+            del call  # hold nothing of a finished call while waiting for the next
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = fn()
+            except BaseException as exc:  # handed over, as ThreadPoolExecutor does
+                error = exc
+            # A closed event loop refuses the answer: nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            del loop, future, fn, result, error
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 def _check_ts(ts: int) -> None:

@@ -5,6 +5,11 @@ many commits the writer makes meanwhile; that is the whole snapshot mechanism.
 Reads run directly on the event loop: they are indexed lookups of a few pages,
 cheaper than a hop to a worker thread. A long-open snapshot keeps the WAL from
 being checkpointed past it, so close snapshots promptly.
+
+Because reads are short synchronous calls, many callers can read one snapshot
+at once: ``ReaderPool.shared_snapshot`` hands out views of one read transaction
+until the next write makes it stale, which saves every transaction that starts
+between two commits its own ``BEGIN``, read of ``max_ts`` and ``COMMIT``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,17 @@ _SCAN_HEAD = (
 )
 
 
+class _SharedRead:
+    """One read transaction that several ``SqliteSnapshot`` views read."""
+
+    __slots__ = ("conn", "ts", "users")
+
+    def __init__(self, conn: apsw.Connection, ts: int) -> None:
+        self.conn = conn
+        self.ts = ts
+        self.users = 0
+
+
 class ReaderPool:
     """Read-only connections to one file, opened lazily and reused when idle."""
 
@@ -46,6 +62,8 @@ class ReaderPool:
         self._path = path
         self._idle: list[apsw.Connection] = []
         self._busy: set[apsw.Connection] = set()
+        self._shared: _SharedRead | None = None
+        """The read transaction ``shared_snapshot`` hands out, until a write makes it stale."""
         self.closed = False
 
     def acquire(self) -> apsw.Connection:
@@ -66,6 +84,7 @@ class ReaderPool:
     def close(self) -> None:
         """Close every connection, including those open snapshots still hold."""
         self.closed = True
+        self._shared = None
         conns = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
@@ -83,6 +102,35 @@ class ReaderPool:
         return conn
 
     def snapshot(self) -> SqliteSnapshot:
+        conn, ts = self._begin()
+        return SqliteSnapshot(self, conn, ts)
+
+    def shared_snapshot(self) -> SqliteSnapshot:
+        """A view of the current shared read transaction (begun now if there is none).
+
+        The same as ``snapshot()`` for its reader: the shared transaction sees
+        every write that completed before it began, and ``write_done`` retires
+        it as soon as another one completes.
+        """
+        shared = self._shared
+        if shared is None:
+            shared = self._shared = _SharedRead(*self._begin())
+        shared.users += 1
+        return SqliteSnapshot(self, shared.conn, shared.ts, shared)
+
+    def write_done(self) -> None:
+        """A write completed: later ``shared_snapshot`` calls must see it."""
+        shared, self._shared = self._shared, None
+        if shared is not None and shared.users == 0:
+            self._end(shared.conn)
+
+    def _unshare(self, shared: _SharedRead) -> None:
+        shared.users -= 1
+        # The current one stays open for the next transaction, even unused.
+        if shared.users == 0 and shared is not self._shared:
+            self._end(shared.conn)
+
+    def _begin(self) -> tuple[apsw.Connection, int]:
         conn = self.acquire()
         try:
             # BEGIN is deferred: the snapshot is fixed by the first read, which is
@@ -94,16 +142,36 @@ class ReaderPool:
                 conn.execute("ROLLBACK")
             self.release(conn)
             raise
-        return SqliteSnapshot(self, conn, ts)
+        return conn, ts
+
+    def _end(self, conn: apsw.Connection) -> None:
+        if self.closed:
+            return  # the pool closed every connection itself
+        try:
+            conn.execute("COMMIT")  # ends the read transaction; nothing to write
+        finally:
+            self.release(conn)
 
 
 class SqliteSnapshot(Snapshot):
-    """A read transaction on a pooled connection; ``close()`` ends it and returns the connection."""
+    """A read transaction on a pooled connection; ``close()`` ends it and returns the connection.
 
-    def __init__(self, pool: ReaderPool, conn: apsw.Connection, ts: int) -> None:
+    A view of a shared read transaction (``shared`` given) only gives up its
+    share on ``close()``; the pool ends the transaction once it is stale and
+    unused.
+    """
+
+    def __init__(
+        self,
+        pool: ReaderPool,
+        conn: apsw.Connection,
+        ts: int,
+        shared: _SharedRead | None = None,
+    ) -> None:
         self.ts = ts
         self._pool = pool
         self._conn: apsw.Connection | None = conn
+        self._shared = shared
 
     def _live(self) -> apsw.Connection:
         if self._conn is None:
@@ -152,7 +220,7 @@ class SqliteSnapshot(Snapshot):
         conn, self._conn = self._conn, None
         if conn is None or self._pool.closed:
             return  # already closed, or the store closed every connection itself
-        try:
-            conn.execute("COMMIT")  # ends the read transaction; nothing to write
-        finally:
-            self._pool.release(conn)
+        if self._shared is not None:
+            self._pool._unshare(self._shared)
+        else:
+            self._pool._end(conn)

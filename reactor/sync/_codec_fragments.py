@@ -16,7 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reactor.sync._codec_fields import check_u32, json_ms, state_version_json, to_json_bytes
+from reactor.sync._codec_fields import (
+    check_ts,
+    check_u32,
+    json_ms,
+    state_version_json,
+    to_json_bytes,
+)
 from reactor.sync._messages import (
     NO_ERROR_DATA,
     NoErrorData,
@@ -26,7 +32,7 @@ from reactor.sync._messages import (
     StateModification,
     StateVersion,
 )
-from reactor.values import convex_to_json
+from reactor.values import convex_to_json, u64_to_b64
 
 __all__ = [
     "encode_modification_fragment",
@@ -108,20 +114,53 @@ def encode_modification_fragment(m: StateModification) -> bytes:
             return encode_query_removed_fragment(m.query_id)
 
 
+_TS_JSON: dict[int, bytes] = {}
+"""Recent timestamps as JSON strings: every subscriber's Transition after a
+commit carries the same ts, so it is base64-encoded once, not once per client."""
+_TS_JSON_MAX = 64
+
+
+def _ts_json(ts: int, where: str) -> bytes:
+    out = _TS_JSON.get(ts)
+    if out is None or type(ts) is not int:  # bool hashes as 0 and 1: check it anew
+        out = b'"%s"' % u64_to_b64(check_ts(ts, where)).encode()
+        if len(_TS_JSON) >= _TS_JSON_MAX:
+            _TS_JSON.clear()
+        _TS_JSON[ts] = out
+    return out
+
+
+def _version_json(version: StateVersion, where: str, trusted: bool) -> bytes:
+    if not trusted:
+        return to_json_bytes(state_version_json(version, where))
+    return b'{"querySet":%d,"identity":%d,"ts":%s}' % (
+        version.query_set,
+        version.identity,
+        _ts_json(version.ts, f"{where}.ts"),
+    )
+
+
 def encode_transition_frame(
     start_version: StateVersion,
     end_version: StateVersion,
     fragments: Sequence[bytes],
     client_clock_skew: float | None = None,
     server_ts: int | None = None,
+    *,
+    trusted: bool = False,
 ) -> str:
-    """A whole ``Transition`` text frame from modification fragments."""
+    """A whole ``Transition`` text frame from modification fragments.
+
+    ``trusted``: the versions were built by this server (a ``SyncSession``),
+    whose query-set and identity versions are u32 by construction, so they
+    are not checked again; the ts is still checked, once per timestamp.
+    """
     return b"".join(
         (
             b'{"type":"Transition","startVersion":',
-            to_json_bytes(state_version_json(start_version, "Transition.startVersion")),
+            _version_json(start_version, "Transition.startVersion", trusted),
             b',"endVersion":',
-            to_json_bytes(state_version_json(end_version, "Transition.endVersion")),
+            _version_json(end_version, "Transition.endVersion", trusted),
             b',"modifications":[',
             b",".join(fragments),
             b'],"clientClockSkew":',

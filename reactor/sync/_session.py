@@ -86,6 +86,7 @@ class SyncSession:
         self._min_ts = 0
         self._last_send = now
         self._clock_skew: float | None = None
+        self._settled = False
 
     # -- state the server reads ------------------------------------------------
 
@@ -99,9 +100,22 @@ class SyncSession:
         return self._close if self._done and not self._outbox else None
 
     @property
+    def queued(self) -> int:
+        """Frames (responses, errors) waiting for the socket to take them."""
+        return len(self._outbox)
+
+    @property
     def finished(self) -> bool:
         """No more input is taken (after a FatalError, an AuthError or a close)."""
         return self._done
+
+    @property
+    def settled(self) -> bool:
+        """The last ``next_frame`` returned a Transition: until new input (a
+        message, a response, an auth answer) or a change in the view's results
+        or timestamp, the next call returns None (or a Ping once one is due), so
+        a server woken by those events need not call again to find out."""
+        return self._settled
 
     @property
     def ping_at(self) -> float:
@@ -265,8 +279,10 @@ class SyncSession:
     def next_frame(self, view: ResultView, now: float, *, wall_ns: int | None = None) -> str | None:
         """The next text frame to send, or None if there is nothing to send now."""
         frame = self._outbox.popleft() if self._outbox else None
+        self._settled = False
         if frame is None and not self._done:
             frame = self._transition(view, wall_ns)
+            self._settled = frame is not None
             if frame is None and now >= self.ping_at:
                 frame = _PING
         if frame is not None:
@@ -291,7 +307,9 @@ class SyncSession:
             else (self._sent.query_set, self._sent.identity)
         )
         end = StateVersion(query_set, identity, ts)
-        frame = encode_transition_frame(self._sent, end, plan.fragments, self._clock_skew, wall_ns)
+        frame = encode_transition_frame(
+            self._sent, end, plan.fragments, self._clock_skew, wall_ns, trusted=True
+        )
         self._sent = end
         if due:
             self._transition_due = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 from reactor.sync._messages import Action, Mutation
 from reactor.sync._session_types import Identity, RunAction, RunMutation
@@ -19,10 +19,11 @@ class Calls:
         self.max_in_flight = max_in_flight
         self._queue: deque[RunMutation] = deque()
         self._running: int | None = None
-        self._actions: set[int] = set()
+        self._actions: Counter[int] = Counter()
+        """Running actions by request id; a client may reuse an id, and each run counts."""
 
     def in_flight(self) -> int:
-        return len(self._queue) + (self._running is not None) + len(self._actions)
+        return len(self._queue) + (self._running is not None) + self._actions.total()
 
     def refusal(self, component_path: str | None) -> str | None:
         """Why a new request cannot be taken, if it cannot."""
@@ -31,7 +32,7 @@ class Calls:
         if self.in_flight() >= self.max_in_flight:
             return (
                 f"TooManyConcurrentRequests: a connection may have at most "
-                f"{self.max_in_flight} mutations and actions in flight"
+                f"{self.max_in_flight} mutations and actions in flight (max_in_flight)"
             )
         return None
 
@@ -59,8 +60,11 @@ class Calls:
         return command
 
     def action(self, msg: Action, identity: Identity | None) -> RunAction:
-        self._actions.add(msg.request_id)
+        self._actions[msg.request_id] += 1
         return RunAction(msg.request_id, msg.udf_path, msg.args, identity)
 
     def action_done(self, request_id: int) -> None:
-        self._actions.discard(request_id)
+        if self._actions[request_id] > 1:
+            self._actions[request_id] -= 1
+        else:
+            self._actions.pop(request_id, None)

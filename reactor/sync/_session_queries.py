@@ -204,7 +204,7 @@ class QuerySet:
         elif len(self.latest) >= self.max_subscriptions:
             query.local = LocalFailure(
                 f"TooManySubscriptions: a connection may hold at most "
-                f"{self.max_subscriptions} subscriptions"
+                f"{self.max_subscriptions} subscriptions (max_subscriptions)"
             )
         else:
             commands.append(Subscribe(query.token, m.udf_path, m.args, m.journal, identity))

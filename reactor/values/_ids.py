@@ -16,6 +16,7 @@ import functools
 import os
 import random
 import re
+from itertools import accumulate
 from typing import Final
 
 _ALPHABET: Final = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -41,7 +42,23 @@ def new_id(table_number: int, rng: random.Random | None = None) -> str:
     function runs), else from the OS.
     """
     internal = rng.randbytes(_INTERNAL_ID_LEN) if rng is not None else os.urandom(_INTERNAL_ID_LEN)
-    return encode_id(table_number, internal)
+    if type(table_number) is not int:
+        return encode_id(table_number, internal)  # refuses it, as encode_id does
+    # encode_id, with the table's part worked out once (an id is made per insert).
+    prefix, c0, c1 = _table_prefix(table_number)
+    c1 += len(internal) * c0 + sum(accumulate(internal))
+    c0 += sum(internal)
+    footer = (((c1 & 0xFF) << 8) | (c0 & 0xFF)) ^ _VERSION
+    return _b32encode(prefix + internal + footer.to_bytes(_FOOTER_LEN, "little"))
+
+
+@functools.lru_cache(maxsize=256)
+def _table_prefix(table_number: int) -> tuple[bytes, int, int]:
+    """A table's varint, and the two Fletcher sums over it (unreduced)."""
+    if not 1 <= table_number <= MAX_TABLE_NUMBER:
+        raise ValueError(f"table number {table_number} is outside 1..2**32-1")
+    prefix = _varint(table_number)
+    return prefix, sum(prefix), sum(accumulate(prefix))
 
 
 def encode_id(table_number: int, internal_id: bytes) -> str:
@@ -97,16 +114,25 @@ def _decode_id(s: str) -> int | None:
 _PAIRS: Final = tuple(_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024))
 
 
-def _b32encode(data: bytes) -> str:
-    bits = len(data) * 8
+def _b32_layout(length: int) -> tuple[int, int, tuple[int, ...]]:
+    """For ``length`` bytes: the characters, the left shift that pads the bits to
+    whole character pairs, and the shift of each pair, most significant first."""
+    bits = length * 8
     chars = -(-bits // 5)
-    pad = chars * 5 - bits
+    pad = chars * 5 - bits + (5 if chars % 2 else 0)
+    return chars, pad, tuple(range(((chars + 1) // 2 - 1) * 10, -1, -10))
+
+
+# Ids are 19 to 23 bytes: their layouts are computed once.
+_B32_LAYOUTS: Final = {length: _b32_layout(length) for length in range(19, 24)}
+
+
+def _b32encode(data: bytes) -> str:
+    layout = _B32_LAYOUTS.get(len(data))
+    chars, pad, shifts = layout if layout is not None else _b32_layout(len(data))
     number = int.from_bytes(data, "big") << pad
-    if chars % 2:
-        number <<= 5
     pairs = _PAIRS
-    out = [pairs[(number >> shift) & 1023] for shift in range(((chars + 1) // 2 - 1) * 10, -1, -10)]
-    text = "".join(out)
+    text = "".join([pairs[(number >> shift) & 1023] for shift in shifts])
     return text[:chars]
 
 
@@ -135,9 +161,7 @@ def _read_varint(data: bytes) -> tuple[int, int] | None:
 
 
 def _fletcher16(data: bytes) -> int:
-    # Modulus 256, like the reference backend (not the textbook 255).
-    c0 = c1 = 0
-    for byte in data:
-        c0 = (c0 + byte) & 0xFF
-        c1 = (c1 + c0) & 0xFF
-    return (c1 << 8) | c0
+    # Modulus 256, like the reference backend (not the textbook 255). c0 is the
+    # running sum of the bytes and c1 the sum of the running sums, both mod 256,
+    # so both can be summed whole in C and reduced once.
+    return ((sum(accumulate(data)) & 0xFF) << 8) | (sum(data) & 0xFF)

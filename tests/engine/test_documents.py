@@ -17,6 +17,7 @@ from reactor.errors import (
     ValidationError,
 )
 from reactor.testing import ReactorTest
+from reactor.values import MAX_DOCUMENT_SIZE, value_size
 
 pytestmark = pytest.mark.anyio
 
@@ -175,6 +176,20 @@ async def test_bad_input_is_refused_and_changes_nothing(core: ReactorTest) -> No
     assert await count(core, "messages") == 1
     assert await count(core, "notes") == 1
     assert await count(core, "scratch") == 0
+
+
+async def test_the_size_limit_counts_the_system_fields(core: ReactorTest) -> None:
+    """A document of exactly 1 MiB, ``_id`` and ``_creationTime`` included, is stored;
+    one byte more is refused, whether the text is ASCII or not."""
+    probe = await core.run(lambda ctx: ctx.db.insert("scratch", {"t": ""}))
+    overhead = value_size(await core.run(lambda ctx: ctx.db.get(probe)))
+    for unit in ("x", "\u00e9"):  # 1 and 2 bytes in UTF-8
+        room = MAX_DOCUMENT_SIZE - overhead
+        fits = unit * (room // len(unit.encode())) + "x" * (room % len(unit.encode()))
+        doc_id = await core.run(lambda ctx, fits=fits: ctx.db.insert("scratch", {"t": fits}))
+        assert value_size(await core.run(lambda ctx, d=doc_id: ctx.db.get(d))) == MAX_DOCUMENT_SIZE
+        with pytest.raises(InvalidValueError, match=r"document is too large: 1048577 bytes"):
+            await core.run(lambda ctx, fits=fits: ctx.db.insert("scratch", {"t": fits + "x"}))
 
 
 async def test_ids_of_other_tables_are_refused_by_get(core: ReactorTest) -> None:

@@ -17,9 +17,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Module-level settings (hypothesis example counts) read the environment.
+    if config.getoption("--long", default=False):
+        os.environ["REACTOR_LONG"] = "1"
+
+
 @pytest.fixture(scope="session")
-def long_mode(pytestconfig: pytest.Config) -> bool:
-    return os.environ.get("REACTOR_LONG") == "1" or bool(pytestconfig.getoption("--long"))
+def long_mode() -> bool:
+    return os.environ.get("REACTOR_LONG") == "1"
 
 
 @pytest.fixture

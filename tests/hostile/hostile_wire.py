@@ -127,3 +127,22 @@ async def _read(
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
             result.close = (code, payload[2:].decode(errors="replace"))
             return
+
+
+def parse_frames(data: bytes) -> tuple[list[str], tuple[int, str] | None]:
+    """The text frames and the close (code, reason) in server bytes after a 101."""
+    texts: list[str] = []
+    at = data.index(b"\r\n\r\n") + 4
+    while at + 2 <= len(data):
+        opcode, n = data[at] & 0x0F, data[at + 1] & 0x7F
+        at += 2
+        if n == 126:
+            n, at = struct.unpack("!H", data[at : at + 2])[0], at + 2
+        elif n == 127:
+            n, at = struct.unpack("!Q", data[at : at + 8])[0], at + 8
+        payload, at = data[at : at + n], at + n
+        if opcode == TEXT:
+            texts.append(payload.decode())
+        elif opcode == CLOSE:
+            return texts, (struct.unpack("!H", payload[:2])[0], payload[2:].decode())
+    return texts, None

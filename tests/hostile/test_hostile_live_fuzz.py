@@ -101,13 +101,13 @@ class Fuzzer:
     async def one(self, index: int) -> None:
         rng = random.Random(f"{SEED}-{index}")
         port = self.server.port
-        if rng.random() < 0.6:
+        if rng.random() < 0.9:  # about half the frames: protocol violations
             case = fatal_case(rng)
             self.sent += 1
             problem = check_fatal(case, await exchange(port, case.frames))
             label = case.label
         else:
-            frames, answers = call_batch(rng)
+            frames, answers = call_batch(rng, size=10)
             self.sent += len(frames) - 2  # not Connect and the sentinel
             got = await exchange(port, frames[:-1], answers=answers, then=frames[-1:])
             problem = check_batch(got, answers)
@@ -129,10 +129,21 @@ async def control_update(control: RawClient, http: httpx2.AsyncClient, body: str
             await control.transition()
 
 
+async def keep_checking(
+    control: RawClient, http: httpx2.AsyncClient, done: anyio.Event, delays: list[float]
+) -> None:
+    """While the fuzzer runs: write, and see the control client get the update."""
+    while not done.is_set():
+        started = time.monotonic()
+        await control_update(control, http, f"during {len(delays)}")
+        delays.append(time.monotonic() - started)
+        await anyio.sleep(0.2)
+
+
 async def test_bad_frames_on_a_live_server(fuzzed: ServerProcess, long_mode: bool) -> None:
     total = 100_000 if long_mode else 10_000
-    rounds = 20
     fuzzer = Fuzzer(fuzzed)
+    delays: list[float] = []
     async with (
         RawClient.open(fuzzed.url) as control,
         httpx2.AsyncClient(base_url=fuzzed.url, trust_env=False, timeout=30) as http,
@@ -144,19 +155,24 @@ async def test_bad_frames_on_a_live_server(fuzzed: ServerProcess, long_mode: boo
         await asyncio.sleep(0.5)
         before = fuzzed.rss_bytes()
         started = time.monotonic()
-        for round_ in range(rounds):
-            await fuzzer.run(total // rounds)
-            await control_update(control, http, f"round {round_}")
+        done = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keep_checking, control, http, done, delays)
+            await fuzzer.run(total)
+            done.set()
         elapsed = time.monotonic() - started
+        await control_update(control, http, "after")
         await asyncio.sleep(0.5)
         after = fuzzed.rss_bytes()
     print(
         f"\n{fuzzer.sent} bad frames ({total} measured) in {elapsed:.1f} s; server RSS "
         f"{before / MIB:.1f} MiB after warm-up, {after / MIB:.1f} MiB after "
-        f"({(after - before) / MIB:+.2f} MiB); cases: {dict(fuzzer.kinds)}"
+        f"({(after - before) / MIB:+.2f} MiB); control client: {len(delays)} updates "
+        f"during the run, slowest {max(delays):.2f} s; cases: {dict(fuzzer.kinds)}"
     )
     assert not fuzzer.failures, "\n".join(fuzzer.failures[:20])
     assert fuzzed.alive()
+    assert len(delays) >= 3, "the control client was not checked during the run"
     assert after - before < 10 * MIB, f"RSS grew by {(after - before) / MIB:.1f} MiB"
     log = fuzzed.log_text()
     assert "Traceback" not in log and "InternalServerError" not in log, log[-3000:]

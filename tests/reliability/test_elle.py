@@ -30,7 +30,7 @@ def a(k: int, v: int) -> tuple[str, int, int]:
     return ("append", k, v)
 
 
-def r(k: int, values: list[int] | None) -> tuple[str, int, Any]:
+def r(k: int, values: Sequence[int] | None) -> tuple[str, int, Any]:
     return ("r", k, values)
 
 
@@ -219,7 +219,7 @@ def simulate(isolation: str, txns: int, seed: int) -> list[Txn]:
         start = {k: list(v) for k, v in state.items()}
         plans = []
         for _ in range(round_size):
-            ops = []
+            ops: list[tuple[str, int, Any]] = []
             for _ in range(rng.randint(1, 4)):
                 key = rng.randint(1, 5)
                 if rng.random() < 0.5:

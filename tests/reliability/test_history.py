@@ -7,37 +7,43 @@ over both, so that OCC across processes is what keeps the history serializable.
 
 Every history must be free of anomalies: no cycle (G0, G1c, G2), no aborted or
 intermediate read (G1a, G1b), no duplicate or lost acknowledged append, no
-incompatible orders. Real-time order (strict serializability) is checked too:
-on one process a mutation starts from the latest commit; see RELIABILITY.md for
-what holds across processes.
+incompatible orders, no failure that was not on purpose. Real-time order is
+checked too (strict serializability): a mutation reads the latest commit (on
+MongoDB the snapshot reads the shared sequencer), so one that starts after
+another was acknowledged must see it, whichever process runs it.
 
 Sizes: about 2,000 transactions per CI run over the lanes; ``REACTOR_LONG=1``
-(or ``--long``) runs 10^6 per lane (``REACTOR_LONG_TXNS`` overrides).
+(or ``--long``) runs 10^6 per lane (``REACTOR_LONG_TXNS`` overrides; the
+jongodb lane is capped at 2,000, as jongodb slows down as its data grows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from reactor_process import serve_app
 from store_kinds import STORE_KINDS, fresh_database
 
+from reactor.storage import Snapshot, StoreError
+from reactor.sync import exactly_once, outcome_of
+from reactor.testing import ReactorTest
+
 from .elle import check, dump_history
 from .history_workload import WorkloadConfig, WorkloadRun, run_workload
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "listappend"
 LONG_TXNS = int(os.environ.get("REACTOR_LONG_TXNS", "1000000"))
+JONGODB_LONG_TXNS = 2000
 
 
 @contextlib.contextmanager
-def servers(
-    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[list[str]]:
+def servers(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[list[str]]:
     """One server on SQLite; two sharing one MongoDB database."""
     if store_kind == "sqlite":
         with serve_app(APP, tmp_path) as url:
@@ -60,16 +66,36 @@ def _with_database(uri: str, name: str) -> str:
     return f"{scheme}://{hosts}/{name}" + (f"?{query}" if query else "")
 
 
+KNOWN_BUGS = {
+    "transaction already in progress for this session": (
+        "known bug (RELIABILITY.md, finding 2): on the jongodb lane, cancelled mutations "
+        "leave pooled MongoDB sessions with an open transaction, so later mutations fail "
+        "with internal errors (which, for a re-sent mutation that had committed, reach "
+        "the client as a failure of a committed mutation: G1a, finding 3)"
+    ),
+}
+
+
+def known_bug(run: WorkloadRun, kinds: set[str]) -> str | None:
+    """The known bug a failed run shows the signature of, if it shows nothing else."""
+    if not kinds <= {"G1a"}:
+        return None
+    messages = [*run.failures, run.final_read_error or ""]
+    for signature, reason in KNOWN_BUGS.items():
+        if any(signature in message for message in messages):
+            return reason
+    return None
+
+
 def run_and_check(
     urls: list[str],
     config: WorkloadConfig,
     tmp_path: Path,
     report: Callable[[str], None],
-    *,
-    realtime: bool,
 ) -> WorkloadRun:
     run = asyncio.run(run_workload(urls, config))
-    result = check(run.history, realtime=realtime, final_reads=True, extra=run.extra)
+    complete = run.final_read_error is None  # else some keys have no final read
+    result = check(run.history, realtime=True, final_reads=complete, extra=run.extra)
     stats = {**result.stats, **run.stats}
     report(
         f"{stats['txns']} txns checked ({stats['ok']} ok, {stats['fail']} fail, "
@@ -84,16 +110,33 @@ def run_and_check(
             if config.chaos
             else ""
         )
+        + (f"; unexpected failures: {dict(run.failures)}" if run.failures else "")
     )
+    problems = []
     if not result.valid:
+        problems.append(result.summary())
+    if run.failures:
+        problems.append(f"transactions failed, not on purpose: {dict(run.failures)}")
+    if run.final_read_error:
+        problems.append(run.final_read_error)
+    if problems:
         saved = tmp_path / "history.jsonl"
         dump_history(run.history, saved)
-        pytest.fail(f"{result.summary()}\nhistory saved to {saved} (seed {config.seed})")
+        (tmp_path / "transports.json").write_text(json.dumps(run.transports))
+        message = "\n".join(problems) + f"\nhistory saved to {saved} (seed {config.seed})"
+        reason = known_bug(run, result.kinds())
+        if reason is not None:
+            pytest.xfail(f"{reason}\n{message}")
+        pytest.fail(message)
     return run
 
 
-def sized(long_run: bool, ci: int) -> int:
-    return LONG_TXNS if long_run else ci
+def sized(store_kind: str, long_run: bool, ci: int) -> int:
+    if not long_run:
+        return ci
+    # jongodb scans whole collections even for indexed queries, so it slows
+    # down as the store grows: its long run is capped (a real replica set is not).
+    return min(LONG_TXNS, JONGODB_LONG_TXNS) if store_kind == "mongodb" else LONG_TXNS
 
 
 @pytest.mark.parametrize("store_kind", STORE_KINDS)
@@ -106,16 +149,15 @@ def test_list_append_history(
 ) -> None:
     sqlite = store_kind == "sqlite"
     config = WorkloadConfig(
-        txns=sized(long_run, 1200 if sqlite else 500),
-        ws_clients=12 if sqlite else 4,
+        txns=sized(store_kind, long_run, 800 if sqlite else 300),
+        ws_clients=10 if sqlite else 3,
         http_clients=4 if sqlite else 2,
         seed=1,
         progress=print if long_run else None,
     )
     with servers(store_kind, tmp_path, request) as urls:
-        run = run_and_check(urls, config, tmp_path, report, realtime=sqlite)
-    stats = run.stats
-    assert stats["aborts"] > 0  # aborted transactions were tried, and never seen
+        run = run_and_check(urls, config, tmp_path, report)
+    assert run.stats["aborts"] > 0  # aborted transactions were tried, and never seen
 
 
 @pytest.mark.parametrize("store_kind", STORE_KINDS)
@@ -126,18 +168,61 @@ def test_list_append_history_with_chaos(
     long_run: bool,
     report: Callable[[str], None],
 ) -> None:
-    """Connections cut under the clients (re-sends), clients that give up
-    mid-transaction, HTTP requests that time out: exactly-once must hold."""
+    """Connections cut under the clients (re-sends; with two servers, a re-send
+    may reach the other one), clients that give up mid-transaction, HTTP
+    requests that time out: the history must stay clean, exactly-once included."""
     sqlite = store_kind == "sqlite"
     config = WorkloadConfig(
-        txns=sized(long_run, 500 if sqlite else 250),
-        ws_clients=8 if sqlite else 4,
+        txns=sized(store_kind, long_run, 800 if sqlite else 150),
+        ws_clients=8 if sqlite else 3,
         http_clients=2 if sqlite else 1,
         chaos=True,
         seed=2,
         progress=print if long_run else None,
     )
     with servers(store_kind, tmp_path, request) as urls:
-        run = run_and_check(urls, config, tmp_path, report, realtime=sqlite)
-    stats = run.stats
-    assert stats["connections_cut"] > 0 and stats["spanning_cuts"] > 0
+        run = run_and_check(urls, config, tmp_path, report)
+    assert run.stats["connections_cut"] > 0 and run.stats["spanning_cuts"] > 0
+
+
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (RELIABILITY.md, finding 3): an internal error while a re-sent "
+    "mutation runs is answered as a failure, though the original had committed",
+)
+async def test_resent_mutation_is_not_failed_by_an_internal_error(tmp_path: Path) -> None:
+    """Minimal reproduction of finding 3, on SQLite: a mutation commits under
+    (session s, request 0); the client re-sends it (the answer was lost), and the
+    re-run hits a transient storage error before it finds the record. The client
+    must not be told "failed": internal errors are retried (SEMANTICS.md FN-11,
+    ERR-04), or else the connection should drop so that the client re-sends."""
+    test = ReactorTest(APP, data_dir=tmp_path)
+    try:
+        engine = await test.engine()
+        args = {"token": "t0", "writer": "w"}
+        first = await engine.run_mutation("crash:write", args, hook=exactly_once("s", 0))
+        assert first.error is None
+        store = engine.store
+        calls = 0
+
+        def flaky(take: Callable[[], Awaitable[Snapshot]]) -> Callable[[], Awaitable[Snapshot]]:
+            async def snapshot() -> Snapshot:
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    raise StoreError("a transient storage error (injected)")
+                return await take()
+
+            return snapshot
+
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("snapshot", "reusable_snapshot"):
+                patch.setattr(store, name, flaky(getattr(store, name)))
+            resent = await engine.run_mutation("crash:write", args, hook=exactly_once("s", 0))
+        assert calls >= 1, "the injected fault was not reached"
+        answer = outcome_of(resent, dev_errors=True)
+        assert answer.success, f"the re-sent, committed mutation was answered: {answer.value}"
+        assert answer.value == "t0"
+    finally:
+        await test.close()

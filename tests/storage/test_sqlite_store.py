@@ -102,6 +102,65 @@ async def test_idle_readers_are_reused_and_capped(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_reusable_snapshots_share_one_read_until_a_write(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a.db")
+    await store.open()
+    try:
+        await store.write([put(1, "a", b"A")])
+        first, second = await store.reusable_snapshot(), await store.reusable_snapshot()
+        assert store._readers.idle_count == 0  # one connection serves both
+        assert (first.ts, second.ts) == (1, 1)
+        await first.close()
+        with pytest.raises(StoreError, match="closed"):
+            await first.get("a")
+        await first.close()  # closing twice is harmless
+        assert await second.get("a") == b"A"  # the other view reads on
+        await second.close()
+        third = await store.reusable_snapshot()  # unused, the read stayed open for reuse
+        assert third.ts == 1 and store._readers.idle_count == 0
+
+        await store.write([put(2, "a", b"B")])  # the shared read is stale from here
+        fourth = await store.reusable_snapshot()
+        assert fourth.ts == 2 and await fourth.get("a") == b"B"
+        assert await third.get("a") == b"A"  # an open view keeps its snapshot
+        await third.close()  # its last view: the stale read ends, its connection is idle
+        assert store._readers.idle_count == 1
+        await fourth.close()
+        await store.write([put(3, "b", b"C")])  # no view left: ended at once
+        assert store._readers.idle_count == 2
+        async with await store.reusable_snapshot() as fifth:
+            assert fifth.ts == 3 and await fifth.get("b") == b"C"
+            async with await store.snapshot() as own:  # snapshot() never shares
+                assert own.ts == 3 and store._readers.idle_count == 0
+    finally:
+        await store.close()
+
+
+async def test_a_failed_write_retires_the_shared_read_too(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    store = SqliteStore(path)
+    await store.open()
+    outside = raw(path)
+    try:
+        await store.write([put(1, "a", b"A")])
+        view = await store.reusable_snapshot()
+        # Something the shared read cannot see, then a write that fails.
+        outside.execute("INSERT INTO documents (id, tbl, value) VALUES ('x', 't', x'00')")
+        outside.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON documents WHEN NEW.id = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )
+        with pytest.raises(apsw.ConstraintError, match="injected failure"):
+            await store.write([put(2, "boom", b"B")])
+        assert await view.get("x") is None
+        async with await store.reusable_snapshot() as after:
+            assert after.ts == 1 and await after.get("x") == b"\x00"
+        await view.close()
+    finally:
+        outside.close()
+        await store.close()
+
+
 async def test_a_sqlite_failure_midway_rolls_the_batch_back(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     store = SqliteStore(path)

@@ -633,6 +633,8 @@ def test_splicing_matches_plain_encoding(
     spliced = encode_transition_frame(start, end, fragments, skew, server_ts)
     transition = Transition(start, end, modifications, skew, server_ts)
     same_json(spliced, encode_server_message(transition))
+    # The session's own versions skip the u32 checks and reuse the ts encoding.
+    assert encode_transition_frame(start, end, fragments, skew, server_ts, trusted=True) == spliced
 
 
 def _expect_protocol_error_or_message(frame: str) -> None:

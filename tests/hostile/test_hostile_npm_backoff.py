@@ -1,0 +1,89 @@
+"""The official npm client, refused with 1013 at the connection cap, backs off,
+reconnects and is served once a slot is free (`reactor serve` subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from hostile_server import ServerProcess, running_server
+from raw_client import RawClient
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "tests" / "apps" / "live"
+SHARED = ROOT.parent / "shared" / "conformance"
+CACHE = Path(os.environ.get("REACTOR_CACHE_DIR", Path.home() / ".cache" / "reactor"))
+SCRIPT = Path(__file__).with_name("npm_backoff.mjs")
+
+
+@pytest.fixture(scope="module")
+def npm_dir() -> Path:
+    """A folder with npm ``convex`` installed: the conformance harness's copy (cached)."""
+    target = CACHE / "conformance"
+    if not (target / "node_modules" / "convex").is_dir():
+        if not SHARED.is_dir():
+            pytest.fail(f"the conformance harness (npm convex) is missing: expected {SHARED}")
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(SHARED, target, ignore=shutil.ignore_patterns("node_modules"))
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=target,
+            check=True,
+            timeout=600,
+        )
+        (target / ".lock-copy").write_bytes((SHARED / "package-lock.json").read_bytes())
+    return target
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"REACTOR_MAX_CONNECTIONS": "1"}
+    with running_server(APP, tmp_path_factory.mktemp("npm"), env) as server:
+        yield server
+
+
+async def test_npm_client_backs_off_on_1013_and_gets_in(
+    server: ServerProcess, npm_dir: Path
+) -> None:
+    script = npm_dir / SCRIPT.name
+    shutil.copy(SCRIPT, script)
+    lines: list[str] = []
+    async with RawClient.open(server.url) as occupant:  # the one slot
+        await occupant.subscribe(0, "messages:list", {"channel": "npm"})
+        await occupant.transition()
+        node = await asyncio.create_subprocess_exec(
+            "node", str(script), server.url, cwd=npm_dir, stdout=asyncio.subprocess.PIPE
+        )
+        assert node.stdout is not None
+        try:
+            with anyio.fail_after(20):
+                while not any("WebSocket closed with code 1013" in line for line in lines):
+                    lines.append((await node.stdout.readline()).decode().rstrip())
+        except TimeoutError:
+            node.kill()
+            raise AssertionError("\n".join(lines)) from None
+    # The slot is free: the client's next attempt gets in and is served.
+    async with httpx2.AsyncClient(base_url=server.url, trust_env=False) as http:
+        with anyio.fail_after(20):
+            while not any('"update"' in line for line in lines):
+                lines.append((await node.stdout.readline()).decode().rstrip())
+            await http.post(
+                "/api/mutation",
+                json={"path": "messages:send", "args": {"channel": "npm", "body": "done"}},
+            )
+            rest, _ = await node.communicate()
+    lines += rest.decode().splitlines()
+    output = "\n".join(lines)
+    assert node.returncode == 0, output
+    assert "TooManyConnections" in output and "max_connections" in output
+    assert "Attempting reconnect" in output
+    assert '{"update":["done"]}' in output
