@@ -116,8 +116,10 @@ async def test_crons_run_once_per_scheduled_time_on_two_processes(
     for name, what in (("tick", "tick"), ("act", "cron action")):
         cron = report["crons"][name]
         history = cron["history"]
-        times = [entry["scheduledTime"] for entry in history]
-        assert times == sorted(set(times)), f"{name}: a scheduled time ran twice: {history}"
+        # The history is in the order outcomes were recorded (a skip can be
+        # recorded before the run it overlapped finishes), not by scheduled time.
+        times = sorted(entry["scheduledTime"] for entry in history)
+        assert len(times) == len(set(times)), f"{name}: a scheduled time ran twice: {history}"
         assert all((t - times[0]) % 1000 == 0 for t in times), f"{name}: {times}"
         kinds = Counter(entry["state"]["kind"] for entry in history)
         assert set(kinds) <= {"success", "skipped"}, f"{name}: {history}"
