@@ -14,7 +14,7 @@ from typing import Any, Final
 from reactor.errors import InvalidQueryError, SchemaError
 from reactor.schema import get_field_path
 from reactor.storage import IndexMeta
-from reactor.values import UNSET, decode_id, encode_key
+from reactor.values import UNSET, decode_id, encode_key, encode_key_value
 
 __all__ = [
     "FIRST_USER_TABLE_NUMBER",
@@ -71,13 +71,19 @@ class IndexDef:
         return (*self.fields, "_creationTime", "_id")
 
     def key_for(self, doc: dict[str, Any]) -> bytes:
-        doc_id = doc["_id"]
+        return self.key_with_id(doc, encode_key_value(doc["_id"]))
+
+    def key_with_id(self, doc: dict[str, Any], id_key: bytes) -> bytes:
+        """``key_for``, given ``encode_key_value(doc["_id"])``: every key ends with
+        it (a tuple's encoding is its values' concatenated), so the indexes of
+        one document share one encoding of its id."""
         if self.name == "by_id":
-            return encode_key([doc_id])
+            return id_key
+        if not self.fields:  # by_creation_time
+            return encode_key_value(doc["_creationTime"]) + id_key
         values: list[Any] = [_field(doc, f) for f in self.fields]
         values.append(doc["_creationTime"])
-        values.append(doc_id)
-        return encode_key(values)
+        return encode_key(values) + id_key
 
 
 def _field(doc: dict[str, Any], path: str) -> Any:

@@ -7,8 +7,8 @@ after that ``ts`` (the in-memory write log, which also holds commits that
 are validated but still being written), assigns a strictly increasing
 timestamp and appends to the write log. Whatever queues up while a batch is
 being written goes into the next batch: group commit, so one fsync serves
-many mutations under load (``_Batching`` chooses between writing it at once
-and first letting the mutations just released commit again).
+many mutations under load, and after each batch the mutations it released
+get to commit again first (see ``_run``).
 
 ``exclusive()`` lets a mutation that keeps conflicting run with no other
 commit in between, so contention alone never fails a mutation.
@@ -67,56 +67,6 @@ class _Request:
     exclusive: bool
 
 
-class _Batching:
-    """Group commit's one choice: what goes into the next batch.
-
-    *Pipelining* writes whatever queued up during the last write as soon as it
-    is done, while the mutations that write released run their next turn: the
-    event loop's work overlaps the writer's. *Gathering* first lets those
-    mutations run, so that their next commits join the same batch: one write
-    (one fsync) for all. Which is faster depends on the machine: with N
-    mutations in flight, each taking ``c`` of event-loop time, and a write
-    costing ``F`` (its fsync) plus ``w`` per commit, a cycle of N commits
-    takes ``F + N(w + c)`` gathering and ``max(N c, 2F + N w)`` pipelining in
-    two halves; pipelining wins when ``F < N c``, that is when the fsync is
-    fast compared with the mutations.
-
-    So both are measured as they happen, in event-loop time (virtual in the
-    simulations, which stay deterministic): ``write``, how long a batch took,
-    and ``turn``, how long the mutations it released took to commit again.
-    Gathering (the start) switches to pipelining when a write is faster than
-    the turn, splitting the gathered group in two halves that then alternate;
-    pipelining switches back when a write takes twice its half's turn. The
-    two thresholds differ by ``N w / 2``, so a machine between them stays
-    with its choice instead of flapping. Under an open load (clients that do
-    not wait for their last commit) the turn stays short and gathering costs
-    one pass of the event loop per batch.
-    """
-
-    __slots__ = ("_split", "gathering")
-
-    def __init__(self) -> None:
-        self.gathering = True
-        self._split = False
-
-    def take(self, queued: int) -> int:
-        """How many of the ``queued`` requests the next batch takes."""
-        if self._split:
-            self._split = False
-            return (queued + 1) // 2
-        return queued
-
-    def gathered(self, write: float, turn: float) -> None:
-        if write < turn:
-            self.gathering = False
-            self._split = True
-
-    def pipelined(self, write: float, turn: float) -> None:
-        # turn <= 0: nothing committed since the last release, nothing to compare.
-        if turn > 0 and write >= 2 * turn:
-            self.gathering = True
-
-
 class Committer:
     def __init__(
         self,
@@ -153,11 +103,6 @@ class Committer:
         """Shared stores: commit records older than this are pruned (every process
         prunes; a process that falls further behind resyncs, see ``_follow_feed``)."""
         self._closed = False
-        self._batching = _Batching()
-        self._released = 0.0
-        """When the last batch's mutations were released (``loop.time()``)."""
-        self._last_enqueue = 0.0
-        """When the last commit request was queued (``loop.time()``)."""
         self.resyncs = 0
         self.conflicts = 0
         self.commits = 0
@@ -236,10 +181,8 @@ class Committer:
             raise RuntimeError("the committer is stopped")
         while not exclusive and not self._open.is_set():
             await self._open.wait()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queue.append(_Request(snapshot_ts, read_set, written, build, future, exclusive))
-        self._last_enqueue = loop.time()
         self._idle.clear()
         self._wakeup.set()
         return await future
@@ -256,26 +199,19 @@ class Committer:
                 self._open.set()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
-                take = min(self._max_batch, self._batching.take(len(self._queue)))
-                batch, self._queue = self._queue[:take], self._queue[take:]
-                began = loop.time()
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 await self._write_batch(batch)
-                released = loop.time()
-                if self._batching.gathering:
-                    # Let the mutations this batch released run (up to their next
-                    # commit) before the next batch is taken: see _Batching.
-                    await asyncio.sleep(0)
-                    self._batching.gathered(released - began, loop.time() - released)
-                else:
-                    # The mutations the previous batch released ran during this write.
-                    turn = self._last_enqueue - self._released
-                    self._batching.pipelined(released - began, turn)
-                self._released = released
+                # Before the next batch is taken, let the mutations this one released
+                # run up to their next commit, so that it joins that batch: one write
+                # (one fsync) for all of them. Writing what queued up meanwhile at once
+                # would overlap the writer with the event loop instead, but the two
+                # contend for the GIL: measured, that costs more CPU per commit and
+                # gives fewer commits per second, with a slow fsync or none at all.
+                await asyncio.sleep(0)
             self._idle.set()
             if self._closed and not self._queue:
                 return

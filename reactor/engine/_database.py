@@ -207,9 +207,12 @@ def _system_fields_size(doc_id: str) -> int:
 def _passes_document_rules(doc: dict[str, Any], size: int) -> bool:
     """``check_document``'s own rules, for a document ``normalize_checked`` passed
     (``size`` its size, system fields included): no reserved field, not too large."""
-    return size <= MAX_DOCUMENT_SIZE and all(
-        not key.startswith("_") or key in SYSTEM_FIELDS for key in doc
-    )
+    if size > MAX_DOCUMENT_SIZE:
+        return False
+    for key in doc:  # noqa: SIM110 - a plain loop is several times faster than all()
+        if key[0] == "_" and key not in SYSTEM_FIELDS:
+            return False
+    return True
 
 
 class SystemWriter(DatabaseWriter):

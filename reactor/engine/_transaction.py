@@ -19,7 +19,13 @@ from reactor.engine._catalog import Catalog, IndexDef
 from reactor.engine._intervals import Interval, ReadSet
 from reactor.engine._limits import Usage
 from reactor.storage import Commit, DocumentWrite, IndexWrite, Snapshot
-from reactor.values import decode_stored, encode_key, encode_stored, key_successor, new_id
+from reactor.values import (
+    decode_stored,
+    encode_key_value,
+    encode_stored,
+    key_successor,
+    new_id,
+)
 
 __all__ = ["PendingWrite", "Transaction"]
 
@@ -82,7 +88,7 @@ class Transaction:
 
     async def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
         self.usage.range()
-        self.read_set.record_point(f"{table}.by_id", encode_key([doc_id]))
+        self.read_set.record_point(f"{table}.by_id", encode_key_value(doc_id))
         raw = await self._current(doc_id)
         if raw is None:
             return None
@@ -233,11 +239,13 @@ class Transaction:
         rows: list[tuple[str, PendingWrite, list[_KeyPair]]] = []
         for doc_id, pending in self.writes.items():
             old, new = pending.original_doc, pending.doc
+            # Both versions have this id: its encoding ends every key of both.
+            id_key = encode_key_value(doc_id)
             pairs = [
                 (
                     index.full_name,
-                    index.key_for(old) if old is not None else None,
-                    index.key_for(new) if new is not None else None,
+                    index.key_with_id(old, id_key) if old is not None else None,
+                    index.key_with_id(new, id_key) if new is not None else None,
                 )
                 for index in self.catalog.write_indexes(pending.table)
             ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -41,9 +42,20 @@ from reactor.storage._sqlite_snapshot import BUSY_TIMEOUT_MS, ReaderPool
 
 __all__ = ["Durability", "SqliteStore"]
 
+log = logging.getLogger("reactor.storage")
+
 Durability = Literal["full", "normal", "off"]
 
 _SYNCHRONOUS: dict[Durability, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+
+WAL_CHECKPOINT_PAGES = 1000
+"""Copy the WAL back into the database once it holds this many pages (SQLite's
+own threshold), before the next write. Not SQLite's automatic checkpoint, which
+runs at the end of a commit: the snapshot transactions share (``ReaderPool``)
+still reads the WAL then, so the checkpoint could never copy all of it, and a
+WAL is only started over once all of it is copied; it would grow without end.
+Before a write, with sharing paused, the WAL is copied whole and the write
+starts it over."""
 
 MAX_TS = 2**63 - 1
 """SQLite integers are signed 64-bit; 2**63 ns after the epoch is in the year 2262."""
@@ -90,6 +102,8 @@ class SqliteStore(Store):
         self._thread: _WriterThread | None = None
         self._writer: apsw.Connection | None = None
         self._readers = ReaderPool(self.path)
+        self._wal_pages = 0
+        """Pages in the WAL after the last commit (see ``WAL_CHECKPOINT_PAGES``)."""
         self._state: Literal["new", "opening", "open", "closed"] = "new"
 
     def __repr__(self) -> str:
@@ -134,6 +148,8 @@ class SqliteStore(Store):
                 conn.pragma("fullfsync", True)
             create_schema_if_new(conn)
             metadata = load_metadata(conn)
+            # Replaces SQLite's automatic checkpoints, which _with_writer runs instead.
+            conn.set_wal_hook(self._wal_grew)
         except BaseException:
             conn.close()
             raise
@@ -244,9 +260,19 @@ class SqliteStore(Store):
             writer = self._writer
             if writer is None:  # closed while we waited for the lock
                 raise StoreError(f"the store {self.path} is closed")
+            checkpoint = self._wal_pages >= WAL_CHECKPOINT_PAGES
+            if checkpoint:
+                self._wal_pages = 0
+                # Until this write is done, no snapshot outlives its transaction.
+                self._readers.pause_sharing()
             # The lock stays held until the thread is done with the writer (see
             # _off_loop), so the next write never overlaps this one.
-            return await self._off_loop(lambda: fn(writer))
+            return await self._off_loop(lambda: _run(writer, fn, checkpoint=checkpoint))
+
+    def _wal_grew(self, conn: apsw.Connection, name: str, pages: int) -> int:
+        """The writer's WAL hook (in the writer's thread, after each commit)."""
+        self._wal_pages = pages
+        return apsw.SQLITE_OK
 
     async def _off_loop(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` in the writer's thread (or inline, without ``writer_thread``), then
@@ -352,6 +378,17 @@ def _in_transaction(conn: apsw.Connection, fn: Callable[[apsw.Connection], _T]) 
             conn.execute("ROLLBACK")
         raise
     return result
+
+
+def _run(conn: apsw.Connection, fn: Callable[[apsw.Connection], _T], *, checkpoint: bool) -> _T:
+    """The writer's work, after a checkpoint if one is due (see ``WAL_CHECKPOINT_PAGES``)."""
+    if checkpoint:
+        try:
+            conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+        except apsw.Error:
+            # As with SQLite's automatic checkpoints: a failed checkpoint fails no write.
+            log.warning("checkpointing %s failed", conn.filename, exc_info=True)
+    return fn(conn)
 
 
 def _apply(conn: apsw.Connection, commits: Sequence[Commit]) -> None:

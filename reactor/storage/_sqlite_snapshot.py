@@ -64,6 +64,7 @@ class ReaderPool:
         self._busy: set[apsw.Connection] = set()
         self._shared: _SharedRead | None = None
         """The read transaction ``shared_snapshot`` hands out, until a write makes it stale."""
+        self._sharing = True
         self.closed = False
 
     def acquire(self) -> apsw.Connection:
@@ -112,6 +113,8 @@ class ReaderPool:
         every write that completed before it began, and ``write_done`` retires
         it as soon as another one completes.
         """
+        if not self._sharing:
+            return self.snapshot()
         shared = self._shared
         if shared is None:
             shared = self._shared = _SharedRead(*self._begin())
@@ -120,6 +123,17 @@ class ReaderPool:
 
     def write_done(self) -> None:
         """A write completed: later ``shared_snapshot`` calls must see it."""
+        self._sharing = True
+        self._retire()
+
+    def pause_sharing(self) -> None:
+        """Until ``write_done``, ``shared_snapshot`` hands out snapshots of their own,
+        and the shared one ends as soon as it is unused: no read transaction stays
+        open but those in use (for the store's checkpoint, see ``WAL_CHECKPOINT_PAGES``)."""
+        self._sharing = False
+        self._retire()
+
+    def _retire(self) -> None:
         shared, self._shared = self._shared, None
         if shared is not None and shared.users == 0:
             self._end(shared.conn)
@@ -181,10 +195,8 @@ class SqliteSnapshot(Snapshot):
         return self._conn
 
     async def get(self, doc_id: str) -> bytes | None:
-        rows = self._live().execute("SELECT value FROM documents WHERE id = ?", (doc_id,))
-        for (value,) in rows:
-            return cast(bytes, value)
-        return None
+        row = self._live().execute("SELECT value FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return None if row is None else cast(bytes, row[0])
 
     async def scan(
         self,

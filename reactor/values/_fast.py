@@ -30,7 +30,6 @@ class _Unusual(Exception):
     """Raised to leave the walk: the two-step path must decide."""
 
 
-_UNUSUAL: Final = _Unusual()
 _NONE: Final = type(None)
 
 
@@ -52,11 +51,11 @@ def _walk(value: Any, depth: int) -> tuple[Any, int]:
     cls = type(value)
     if cls is dict:
         if depth >= MAX_NESTING:
-            raise _UNUSUAL
+            raise _Unusual
         return _walk_object(value, depth + 1)
     if cls is list:
         if depth >= MAX_NESTING:
-            raise _UNUSUAL
+            raise _Unusual
         return _walk_array(value, depth + 1)
     return _scalar(value, cls)
 
@@ -71,22 +70,22 @@ def _scalar(value: Any, cls: type) -> tuple[Any, int]:
     if cls is int:
         if -MAX_SAFE_FLOAT_INT <= value <= MAX_SAFE_FLOAT_INT:
             return float(value), 9
-        raise _UNUSUAL
+        raise _Unusual
     if cls is Int64:
         return value, 9
     if cls is bytes:
         return value, 2 + len(value)
-    raise _UNUSUAL
+    raise _Unusual
 
 
 def _walk_object(fields: dict[Any, Any], depth: int) -> tuple[dict[str, Any], int]:
     if len(fields) > MAX_FIELDS:
-        raise _UNUSUAL
+        raise _Unusual
     out: dict[str, Any] = {}
     total = 2
     for key, item in fields.items():
-        if type(key) is not str or field_name_problem(key) is not None:
-            raise _UNUSUAL
+        if type(key) is not str or key not in _VALID_NAMES:  # a str subclass may equal one
+            _check_name(key)
         if item is UNSET:
             continue  # normalize drops the field
         cls = type(item)
@@ -106,7 +105,7 @@ def _walk_object(fields: dict[Any, Any], depth: int) -> tuple[dict[str, Any], in
 
 def _walk_array(items: list[Any], depth: int) -> tuple[list[Any], int]:
     if len(items) > MAX_ARRAY_LENGTH:
-        raise _UNUSUAL
+        raise _Unusual
     out: list[Any] = []
     total = 2
     for item in items:
@@ -116,8 +115,20 @@ def _walk_array(items: list[Any], depth: int) -> tuple[list[Any], int]:
     return out, total
 
 
+_VALID_NAMES: Final[set[str]] = set()
+"""Field names already found valid: the same few come back on every write."""
+_MAX_VALID_NAMES: Final = 4096
+
+
+def _check_name(key: Any) -> None:
+    if type(key) is not str or field_name_problem(key) is not None:
+        raise _Unusual
+    if len(_VALID_NAMES) < _MAX_VALID_NAMES and len(key) <= 64:
+        _VALID_NAMES.add(key)
+
+
 def _utf8_length(text: str) -> int:
     try:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate: the two-step path names it
-        raise _UNUSUAL from None
+        raise _Unusual from None

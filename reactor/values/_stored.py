@@ -19,6 +19,7 @@ from reactor.values._json import convex_to_json
 
 __all__ = ["decode_stored", "encode_stored"]
 
+_INF = math.inf
 _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 
@@ -39,6 +40,11 @@ def _convert(obj: Any) -> Any:
             ((key, item),) = obj.items()
             if key[0] == "$":
                 return _special(key, item)
+        for item in obj.values():
+            if type(item) not in _PLAIN:
+                break
+        else:
+            return obj  # the usual flat document: nothing to convert, keep orjson's dict
         return {k: (v if type(v) in _PLAIN else _convert(v)) for k, v in obj.items()}
     if cls is list:
         return [v if type(v) in _PLAIN else _convert(v) for v in obj]
@@ -64,6 +70,16 @@ def _to_json(value: Any) -> Any:
             return value
         return {"$float": base64.b64encode(_F64.pack(value)).decode("ascii")}
     if cls is dict:
+        for item in value.values():
+            kind = type(item)
+            if kind is str or kind is bool or item is None:
+                continue
+            # A finite float other than -0.0 is written by orjson as it is.
+            if kind is float and -_INF < item < _INF and (item or math.copysign(1.0, item) > 0):
+                continue
+            break
+        else:
+            return value  # the usual flat document: orjson writes it as it is
         return {k: _to_json(v) for k, v in value.items() if v is not UNSET}
     if cls is list:
         return [_to_json(v) for v in value]

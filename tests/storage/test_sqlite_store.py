@@ -21,7 +21,7 @@ from reactor.storage import (
     StoreLockedError,
     StoreVersionError,
 )
-from reactor.storage._sqlite import Durability
+from reactor.storage._sqlite import WAL_CHECKPOINT_PAGES, Durability
 
 pytestmark = pytest.mark.anyio
 
@@ -132,6 +132,25 @@ async def test_reusable_snapshots_share_one_read_until_a_write(tmp_path: Path) -
             assert fifth.ts == 3 and await fifth.get("b") == b"C"
             async with await store.snapshot() as own:  # snapshot() never shares
                 assert own.ts == 3 and store._readers.idle_count == 0
+    finally:
+        await store.close()
+
+
+async def test_the_wal_starts_over_while_transactions_share_reads(tmp_path: Path) -> None:
+    """Between two writes the shared read stays open, unused, for the next reader: the
+    store must still copy the whole WAL back and start it over, or it grows forever."""
+    path = tmp_path / "a.db"
+    store = SqliteStore(path, durability="off")
+    await store.open()
+    try:
+        for i in range(1, 1201):  # over 3 pages a commit: several times WAL_CHECKPOINT_PAGES
+            async with await store.reusable_snapshot() as snap:
+                assert snap.ts == i - 1
+            await store.write([put(i, f"d{i}", b"x" * 5000, f"k{i}".encode())])
+        wal = (await anyio.Path(f"{path}-wal").stat()).st_size
+        assert wal < 2 * WAL_CHECKPOINT_PAGES * 4096
+        async with await store.reusable_snapshot() as snap:
+            assert snap.ts == 1200 and await snap.get("d1") == b"x" * 5000
     finally:
         await store.close()
 

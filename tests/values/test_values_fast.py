@@ -127,6 +127,12 @@ def test_limits_are_left_to_the_two_steps() -> None:
     assert check_agrees({f"f{i}": 0.0 for i in range(MAX_FIELDS)}) is not None
 
 
+def test_a_key_of_a_str_subclass_is_left_to_the_two_steps() -> None:
+    assert normalize_checked({"k": 1.0}) is not None  # "k" is now a known name
+    assert normalize_checked({Name("k"): 1.0}) is None
+    assert check_agrees({"a": {Name("k"): 1.0}}) is None
+
+
 def test_unset_fields_are_dropped_and_unset_elsewhere_is_refused() -> None:
     assert normalize_checked({"a": UNSET, "b": 1}) == ({"b": 1.0}, 2 + 2 + 9)
     assert normalize_checked([UNSET]) is None
