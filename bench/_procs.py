@@ -147,9 +147,11 @@ def reactor_origin() -> str:
 
 
 @contextlib.contextmanager
-def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> Iterator[Server]:
+def reactor_server(
+    app: Path, data_dir: Path, *, durability: str = "full", loop: str = "auto"
+) -> Iterator[Server]:
     """``reactor serve`` as a subprocess on a fresh SQLite file (``synchronous=FULL``
-    for the default durability ``full``)."""
+    for the default durability ``full``), on the event loop ``loop`` (``--loop``)."""
     port = free_port()
     command = [
         sys.executable,
@@ -162,6 +164,8 @@ def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> It
         str(port),
         "--db",
         f"sqlite://{data_dir / 'data.db'}?durability={durability}",
+        "--loop",
+        loop,
     ]
     log_path = data_dir / "reactor.log"
     with log_path.open("wb") as log:
@@ -176,10 +180,12 @@ def reactor_server(app: Path, data_dir: Path, *, durability: str = "full") -> It
 
 
 @contextlib.contextmanager
-def raw_server(data_dir: Path, *, mode: str = "broadcast") -> Iterator[Server]:
-    """The raw ``websockets`` baseline server (bench/_raw_ws.py) as a subprocess."""
+def raw_server(data_dir: Path, *, mode: str = "broadcast", loop: str = "auto") -> Iterator[Server]:
+    """The raw ``websockets`` baseline server (bench/_raw_ws.py) as a subprocess, on
+    the same event loop as reactor's (``loop`` as ``reactor serve --loop``)."""
     port = free_port()
     command = [sys.executable, str(BENCH / "_raw_ws.py"), "--port", str(port), "--mode", mode]
+    command += ["--loop", loop]
     log_path = data_dir / "raw.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)

@@ -10,10 +10,12 @@ subprocess by ``bench/fanout.py`` and ``bench/connections.py``:
   subscribers with ``websockets.broadcast`` (the writer pads it to the size of
   reactor's Transition frame).
 
-It runs on the default asyncio event loop, as ``reactor serve`` does, with the
-same WebSocket ping interval as reactor's server.
+It runs on the same event loop as ``reactor serve`` (``--loop``: uvloop when it
+is installed, else asyncio's), with the same WebSocket ping interval as
+reactor's server.
 
     python bench/_raw_ws.py --port N [--ping-interval 5] [--mode broadcast|tasks]
+                            [--loop auto|asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import argparse
 import asyncio
 import resource
 import signal
+import sys
 import time
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+
+from reactor.cli._serve import EventLoop, loop_factory
 
 subscribers: set[ServerConnection] = set()
 per_task = False
@@ -99,6 +104,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ping-interval", type=float, default=5.0)
     parser.add_argument("--mode", choices=("broadcast", "tasks"), default="broadcast")
+    parser.add_argument("--loop", choices=[e.value for e in EventLoop], default="auto")
     options = parser.parse_args()
     global per_task
     per_task = options.mode == "tasks"
@@ -120,4 +126,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    loop = sys.argv[sys.argv.index("--loop") + 1] if "--loop" in sys.argv else "auto"
+    with asyncio.Runner(loop_factory=loop_factory(EventLoop(loop))) as runner:
+        runner.run(main())

@@ -411,6 +411,12 @@ def main() -> None:
         help="the SQLite store's durability (full: synchronous=FULL, an fsync per commit)",
     )
     parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="the event loop of both servers (reactor serve --loop; auto: uvloop if installed)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -429,8 +435,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reactor-fanout-") as tmp:
         data = Path(tmp)
         with (
-            reactor_server(APP, data, durability=options.durability) as reactor,
-            raw_server(data, mode=options.raw_mode) as raw,
+            reactor_server(APP, data, durability=options.durability, loop=options.loop) as reactor,
+            raw_server(data, mode=options.raw_mode, loop=options.loop) as raw,
         ):
             console.print(
                 f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"

@@ -18,10 +18,18 @@ Exception tree::
         ├── EvalError               a filter expression mixes types or divides an int by 0
         ├── AuthError               a token no provider accepts
         ├── StoreLockedError        another process already serves this store
-        └── OccConflictError        internal: a commit's read set was overwritten
+        ├── OccConflictError        internal: a commit's read set was overwritten
+        └── InternalServerError     internal: a storage fault persisted through retries
 
-Developer errors (everything under ``ReactorError`` but ``OccConflictError``)
-are deterministic and never retried.
+Developer errors (everything under ``ReactorError`` but the two internal ones,
+and the storage errors of ``reactor.storage``) are deterministic and never
+retried. System errors are the server's fault, not the function's (SEMANTICS.md
+ERR-04, FN-11): a storage failure under a mutation (``StoreError``, a driver's
+error) re-runs it with backoff, as a conflict does; if it persists the mutation
+ends with ``InternalServerError`` (``reactor.engine.is_system_error`` tells them
+apart). Clients are told of a server error, never of a failed function: a
+WebSocket mutation's connection is closed (1011) so that the client re-sends
+it, and the exactly-once record answers it if it had committed.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ __all__ = [
     "DocumentError",
     "EvalError",
     "FunctionNotFoundError",
+    "InternalServerError",
     "InvalidCursorError",
     "InvalidQueryError",
     "InvalidValueError",
@@ -141,3 +150,17 @@ class OccConflictError(ReactorError):
             if table
             else "a concurrent commit conflicted with this transaction"
         )
+
+
+class InternalServerError(ReactorError):
+    """Internal: the server, not the function, failed to run a mutation.
+
+    A storage error (``__cause__``) persisted through the engine's retries. The
+    mutation did not commit in the attempt that failed, but an earlier run of
+    the same request may have (a re-sent mutation): never report it to a client
+    as a failed function. The WebSocket handler closes the connection (1011)
+    instead, so that the client re-sends it."""
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        self.attempts = attempts
+        super().__init__(message)

@@ -9,6 +9,7 @@ import typer
 
 from reactor.cli._env import env_command
 from reactor.cli._run import run as run_function
+from reactor.cli._serve import EventLoop
 from reactor.cli._serve import serve as serve_app
 
 app = typer.Typer(
@@ -37,6 +38,14 @@ DbOption = Annotated[
         "[default: sqlite under <app>/.reactor/]",
     ),
 ]
+LoopOption = Annotated[
+    EventLoop,
+    typer.Option(
+        "--loop",
+        help="Event loop: uvloop (faster sockets and timers) when it is installed, "
+        "or the standard library's asyncio loop.",
+    ),
+]
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="REACTOR_URL", help="URL of a running reactor server.")
 ]
@@ -48,9 +57,10 @@ def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 3210,
     db: DbOption = None,
+    loop: LoopOption = EventLoop.auto,
 ) -> None:
     """Serve the app: WebSocket sync, HTTP API, HTTP actions, scheduler."""
-    serve_app(app_dir, host=host, port=port, db=db, reload=False)
+    serve_app(app_dir, host=host, port=port, db=db, reload=False, loop=loop)
 
 
 @app.command()
@@ -59,12 +69,13 @@ def dev(
     host: HostOption = "127.0.0.1",
     port: PortOption = 3210,
     db: DbOption = None,
+    loop: LoopOption = EventLoop.auto,
 ) -> None:
     """Serve the app and reload functions and schema when files change.
 
     Connected clients stay connected and receive fresh results.
     """
-    serve_app(app_dir, host=host, port=port, db=db, reload=True)
+    serve_app(app_dir, host=host, port=port, db=db, reload=True, loop=loop)
 
 
 @app.command()

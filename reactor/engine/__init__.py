@@ -4,6 +4,7 @@ from reactor.engine._catalog import SYSTEM_TABLES, Catalog, IndexDef
 from reactor.engine._committer import CommitNotice, Committer
 from reactor.engine._context import ActionCtx, Auth, MutationCtx, QueryCtx
 from reactor.engine._engine import Engine, RetryPolicy
+from reactor.engine._faults import is_storage_fault, is_system_error
 from reactor.engine._intervals import Interval, IntervalSet, ReadSet
 from reactor.engine._limits import TransactionLimits
 from reactor.engine._query import Query
@@ -29,4 +30,6 @@ __all__ = [
     "RetryPolicy",
     "SubscriptionIndex",
     "TransactionLimits",
+    "is_storage_fault",
+    "is_system_error",
 ]

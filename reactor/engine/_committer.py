@@ -273,6 +273,10 @@ class Committer:
             await self._store.write(commits)
         except BaseException as exc:
             log.exception("writing a batch of %d commits failed", len(commits))
+            # Nothing of the batch was applied: its keys must not fail the re-runs
+            # as conflicts with commits that never happened.
+            failed = {ts for _, ts in accepted}
+            self._log = [entry for entry in self._log if entry[0] not in failed]
             for request, _ in accepted:
                 if not request.future.done():
                     request.future.set_exception(

@@ -3,17 +3,22 @@
 A query reads one snapshot. A mutation runs in a transaction and commits
 through the committer; a conflict re-runs it with backoff, and a mutation
 that keeps conflicting finally runs exclusively (no other commit in
-between), so contention alone never fails it. An action runs outside any
-transaction and reaches the database through ``ctx.run_*``.
+between), so contention alone never fails it. A storage fault under a
+mutation (``_faults``: taking the snapshot, a read through ``ctx.db``,
+writing the commit) re-runs it with backoff too; one that persists ends it
+with ``InternalServerError``, never as a failure of the function. An action
+runs outside any transaction and reaches the database through ``ctx.run_*``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +29,20 @@ from reactor.engine._database import SystemWriter
 from reactor.engine._env import MAX_VARIABLES as MAX_ENV_VARIABLES
 from reactor.engine._env import TABLE as ENV_TABLE
 from reactor.engine._env import check_env_name, check_env_value, read_env
+from reactor.engine._faults import is_storage_fault
 from reactor.engine._limits import TransactionLimits, Usage
 from reactor.engine._logs import capture_logs
 from reactor.engine._query import PaginationState, Query
 from reactor.engine._results import FunctionResult
 from reactor.engine._schema_sync import sync_schema
 from reactor.engine._transaction import Transaction
-from reactor.errors import InvalidValueError, LimitExceededError, OccConflictError, ReactorError
+from reactor.errors import (
+    InternalServerError,
+    InvalidValueError,
+    LimitExceededError,
+    OccConflictError,
+    ReactorError,
+)
 from reactor.files import FileStore
 from reactor.functions import App, FunctionDefinition, function_path
 from reactor.storage import Snapshot, Store
@@ -42,13 +54,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "RetryPolicy"]
 
+log = logging.getLogger("reactor.engine")
+
 MAX_ARGUMENTS_SIZE = 16 << 20
 MAX_RETURN_SIZE = 16 << 20
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How a conflicting mutation is re-run (SEMANTICS.md TX-03, LIM-06)."""
+    """How a conflicting mutation is re-run (SEMANTICS.md TX-03, LIM-06), and one
+    that met a storage fault (FN-11, ERR-04)."""
 
     retries: int = 4
     initial_backoff_s: float = 0.01
@@ -56,6 +71,9 @@ class RetryPolicy:
     shared_extra_retries: int = 16
     """With a store several processes commit to, running exclusively only holds
     off this process's commits: keep retrying this many more times."""
+    fault_retries: int = 6
+    """Re-runs after storage faults (with the same backoff: about 0.6 s in all by
+    default) before the mutation ends with ``InternalServerError``."""
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2**attempt))
@@ -100,7 +118,7 @@ class Engine:
         self._committer: Committer | None = None
         self._table_lock = asyncio.Lock()
         self.scheduler_factory: Callable[[Transaction | None, Any], Any] | None = None
-        self.metrics: dict[str, int] = {"occ_retries": 0, "exclusive_runs": 0}
+        self.metrics: dict[str, int] = {"occ_retries": 0, "exclusive_runs": 0, "fault_retries": 0}
         self.commit_prune_interval_s = 60.0
         """Shared stores: how often this process prunes commit records past retention."""
         # Scheduler wiring: ctx.scheduler for every mutation and action, and the worker
@@ -392,7 +410,7 @@ class Engine:
         identity: Mapping[str, Any] | None,
         hook: MutationHook | None,
     ) -> None:
-        attempt = 0
+        attempt = faults = 0  # conflicts and storage faults so far
         while True:
             exclusive = attempt > self.retry.retries
             result.log_lines.clear()
@@ -403,7 +421,7 @@ class Engine:
                         await self._attempt(result, body, identity, hook, exclusive=True)
                 else:
                     await self._attempt(result, body, identity, hook, exclusive=False)
-                result.attempts = attempt + 1
+                result.attempts = attempt + faults + 1
                 return
             except OccConflictError:
                 if exclusive and not self.store.shared:
@@ -413,6 +431,24 @@ class Engine:
                 self.metrics["occ_retries"] += 1
                 await asyncio.sleep(self.retry.backoff(attempt, self._rng))
                 attempt += 1
+            except _Fault as fault:
+                # The server's fault, not the function's: nothing of this attempt
+                # committed, so it may run again (SEMANTICS.md FN-11, ERR-04).
+                faults += 1
+                if faults > self.retry.fault_retries:
+                    result.attempts = attempt + faults
+                    raise InternalServerError(
+                        f"a storage error persisted through {faults} attempts: {fault.error}",
+                        attempts=attempt + faults,
+                    ) from fault.error
+                self.metrics["fault_retries"] += 1
+                log.warning(
+                    "re-running a mutation after a storage error (%d of %d): %s",
+                    faults,
+                    self.retry.fault_retries,
+                    fault.error,
+                )
+                await asyncio.sleep(self.retry.backoff(faults - 1, self._rng))
 
     async def _attempt(
         self,
@@ -423,31 +459,45 @@ class Engine:
         *,
         exclusive: bool,
     ) -> None:
-        tx = await self._transaction(Usage(self.limits))
+        with _storage_faults():
+            tx = await self._transaction(Usage(self.limits))
         # The snapshot closes as soon as the handler is done, but its timestamp
         # stays pinned until the commit is validated: the write log must keep
         # every commit after it until then.
         try:
-            try:
-                ctx = MutationCtx(self, tx, Auth(identity))
-                after = None
-                if hook is not None:
-                    earlier = await hook(ctx)
-                    if isinstance(earlier, FunctionResult):
-                        result.value, result.error = earlier.value, earlier.error
-                        result.ts = earlier.ts if earlier.ts is not None else tx.ts
-                        result.log_lines[:] = earlier.log_lines
-                        return
-                    after = earlier
-                value = await body(ctx)
-                if after is not None:
-                    await after(value)
-            finally:
-                await tx.snapshot.close()
+            # A storage error raised through the hook or the handler came from a
+            # read (ctx.db), not from the author's code: the server's fault. Any
+            # other exception is the function's, and fails it (nothing commits).
+            with _storage_faults():
+                try:
+                    ctx = MutationCtx(self, tx, Auth(identity))
+                    after = None
+                    if hook is not None:
+                        earlier = await hook(ctx)
+                        if isinstance(earlier, FunctionResult):
+                            result.value, result.error = earlier.value, earlier.error
+                            result.ts = earlier.ts if earlier.ts is not None else tx.ts
+                            result.log_lines[:] = earlier.log_lines
+                            return
+                        after = earlier
+                    value = await body(ctx)
+                    if after is not None:
+                        await after(value)
+                finally:
+                    await tx.snapshot.close()
             if tx.writes:
-                result.ts = await self.committer.commit(
-                    tx.ts, tx.read_set, tx.written_keys(), tx.to_commit, exclusive=exclusive
-                )
+                try:
+                    result.ts = await self.committer.commit(
+                        tx.ts, tx.read_set, tx.written_keys(), tx.to_commit, exclusive=exclusive
+                    )
+                except Exception as exc:
+                    if isinstance(exc, ReactorError) and not is_storage_fault(exc):
+                        raise  # a conflict, or a developer error building the commit
+                    # The store failed to write the batch (the committer reports it
+                    # as a RuntimeError), or the committer stopped: a store that
+                    # raises has not applied the commit (MongoStore resolves commits
+                    # in doubt itself), so the mutation may run again.
+                    raise _Fault(exc) from exc
             else:
                 result.ts = tx.ts
             result.value = value
@@ -474,6 +524,26 @@ class Engine:
                 result.error = exc
         result.duration_s = time.perf_counter() - started
         return result
+
+
+class _Fault(Exception):
+    """An attempt of a mutation failed through no fault of the function (``error``):
+    ``Engine._mutate`` re-runs it, and never lets this escape."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def _storage_faults() -> Iterator[None]:
+    """Turn a storage fault raised inside into ``_Fault``."""
+    try:
+        yield
+    except Exception as exc:
+        if is_storage_fault(exc):
+            raise _Fault(exc) from exc
+        raise
 
 
 def _safe_path(ref: Any) -> str:

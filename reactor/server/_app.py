@@ -32,6 +32,7 @@ from reactor.http._asgi import ApiCors, HttpActionRoutes
 from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
+from reactor.server._direct_send import KeepServerSend
 from reactor.server._http import HttpApi, json_response
 from reactor.server._overload import Admission, ensure_fd_limit
 from reactor.server._runs import FunctionRunner, log_run
@@ -87,6 +88,9 @@ class ReactorServer:
         )
         self.runner = FunctionRunner(self.engine, self.admission)
         self._live: LiveQueries | None = None
+        self.frames = {"direct": 0, "by_sender": 0}
+        """Sync frames written at once by the live queries' callback, and by a
+        connection's sender task (responses, pings, updates for slow clients)."""
         self._gc: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._serving: list[asyncio.Event] = []
@@ -110,7 +114,7 @@ class ReactorServer:
             HttpActionRoutes(self),
         ]
         routes += static_routes(app.directory)  # last: API and HTTP-action routes win
-        middleware = []
+        middleware = [Middleware(KeepServerSend)]  # first: it must see the server's own send
         if self.config.cors:
             middleware.append(Middleware(ApiCors, server=self))
         self.asgi = Starlette(
@@ -235,6 +239,7 @@ class ReactorServer:
                 # Times this process fell behind a shared store's commit-record
                 # retention and re-ran every live query (always 0 on SQLite).
                 "resyncs": self.engine.committer.resyncs,
+                "frames": self.frames,
             }
         )
 

@@ -7,6 +7,11 @@ result changed, a response is ready, a timestamp was reached, a Ping is due)
 and the socket has taken the previous one, so a slow client's pending
 updates collapse into the next Transition instead of queueing up.
 
+A changed result usually skips the sender task: if it is parked (it had
+nothing to send) and the socket has room, the Transition is built and written
+at once from the live queries' own callback (see ``_direct_send``), as a
+broadcast would; only a client that is slow to read waits on its sender.
+
 Limits: a socket opened past ``max_connections`` (or while every function slot
 is taken) is accepted and closed at once with 1013 and a reason naming the
 limit; a call finding no function slot closes its connection the same way,
@@ -30,6 +35,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from reactor.errors import AuthError
+from reactor.server._direct_send import SCOPE_KEY, DirectSend
 from reactor.server._overload import OVERLOAD_CLOSE_CODE, Overloaded
 from reactor.sync import (
     CheckAuth,
@@ -94,8 +100,14 @@ class _Connection:
         self.connect_by = self.loop.time() + server.config.connect_timeout_s
         self.ping_timer: asyncio.TimerHandle | None = None
         """Wakes the sender when a Ping may be due (see ``_ping_check``)."""
+        self.direct: DirectSend | None = None
+        self.parked = False
+        """The sender is waiting for ``wake`` with nothing to send."""
+        self.unsent: str | None = None
+        """A frame ``_changed`` took from the session but could not write."""
 
     async def run(self) -> None:
+        self.direct = self.socket.scope.get(SCOPE_KEY)
         sender = asyncio.create_task(self._sending(), name="reactor-ws-sender")
         try:
             await self._receive_loop(sender)
@@ -174,7 +186,7 @@ class _Connection:
                 command.args,
                 journal=command.journal,
                 identity=command.identity,
-                on_change=self.wake.set,
+                on_change=self._changed,
             )
         elif isinstance(command, Unsubscribe):
             subscription = self.view.subscriptions.pop(command.token, None)
@@ -197,6 +209,8 @@ class _Connection:
             self.session.auth_succeeded(identity)
 
     async def _run(self, command: RunMutation | RunAction) -> None:
+        from reactor.sync._outcome import is_unanswerable
+
         dev_errors = self.server.config.dev_errors
         try:
             if isinstance(command, RunMutation):
@@ -204,6 +218,19 @@ class _Connection:
                 result = await self.server.runner.mutation(
                     command.udf_path, command.args, command.identity, "websocket", hook
                 )
+                if is_unanswerable(result):
+                    # The server failed to run it (a storage fault that persisted),
+                    # and an earlier run of this request may have committed: a
+                    # failed response would tell the client it did not. Close
+                    # instead (1011, after what is queued); the client reconnects
+                    # and re-sends it, and it runs once (or its record answers).
+                    log.error(
+                        "closing a sync connection: a mutation met a persistent storage error: %s",
+                        result.error,
+                    )
+                    self.session.close_after_queued(1011, "InternalServerError")
+                    self.wake.set()
+                    return
             else:
                 result = await self.server.runner.action(
                     command.udf_path, command.args, command.identity, "websocket"
@@ -241,6 +268,35 @@ class _Connection:
         finally:
             self.drained.set()  # nothing will drain the queue now: let the receiver on
 
+    def _changed(self) -> None:
+        """A subscribed result changed (called by the live queries, once per refresh)."""
+        direct = self.direct
+        if not self.parked or direct is None or not direct.ready:
+            self.wake.set()
+            return
+        try:
+            self._send_now(direct)
+        except Exception:
+            log.exception("sending an update on a sync connection failed")
+            self.wake.set()
+
+    def _send_now(self, direct: DirectSend) -> None:
+        """What the sender would do on waking, without waking it: the next frame is
+        written at once. Anything left after it (more frames, a close) wakes it."""
+        session = self.session
+        frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+        if frame is None:
+            return  # the sender would find nothing either
+        for command in session.take_commands():
+            self._dispatch(command)
+        sent = direct.send(frame)
+        if sent:
+            self.server.frames["direct"] += 1
+        elif sent is None:
+            self.unsent = frame
+        if sent is not True or not session.settled or session.queued:
+            self.wake.set()
+
     def _ping_check(self) -> None:
         """The idle timer: wake the sender if a Ping is due, else wait until it may be.
 
@@ -263,7 +319,9 @@ class _Connection:
         try:
             while True:
                 self.wake.clear()
-                frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+                frame, self.unsent = self.unsent, None
+                if frame is None:
+                    frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
                 if frame is not None:
                     for command in session.take_commands():
                         self._dispatch(command)  # releases subscriptions a Transition retired
@@ -271,6 +329,7 @@ class _Connection:
                         await send({"type": "websocket.send", "text": frame})
                     except Exception:
                         return  # the client is gone; the receiver sees the disconnect
+                    self.server.frames["by_sender"] += 1
                     if session.queued < MAX_QUEUED_FRAMES // 2:
                         self.drained.set()
                     # After a Transition only an event (which sets `wake`) can make
@@ -286,7 +345,11 @@ class _Connection:
                     continue
                 if self.ping_timer is None:
                     self.ping_timer = self.loop.call_at(session.ping_at, self._ping_check)
-                await self.wake.wait()
+                self.parked = True
+                try:
+                    await self.wake.wait()
+                finally:
+                    self.parked = False
         finally:
             if self.ping_timer is not None:
                 self.ping_timer.cancel()

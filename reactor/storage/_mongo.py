@@ -176,7 +176,8 @@ class MongoStore(Store):
         )
         try:
             await session.start_transaction(read_concern=ReadConcern("snapshot"))
-            sequencer = await self._read_sequencer(session)
+            with snap.operation():
+                sequencer = await self._read_sequencer(session)
         except OperationFailure as exc:
             await snap.close()
             if exc.code == 20:  # IllegalOperation: transactions on a standalone server

@@ -30,6 +30,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from reactor.storage._mongo_session import interrupted
+
 __all__ = ["CommitLock"]
 
 log = logging.getLogger("reactor.storage")
@@ -56,15 +58,21 @@ class CommitLock:
                 )
                 break
             except DuplicateKeyError:
-                holder = await self._meta.find_one({"_id": _LOCK_ID})
-                if holder is not None and holder["expires"] < now:
-                    # Its holder died: take the lock over. The filter removes only
-                    # the stale lease seen here, not one its holder just renewed.
-                    stale = {"owner": holder["owner"], "expires": holder["expires"]}
-                    await self._meta.delete_one({"_id": _LOCK_ID, **stale})
-                    continue
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.05)
+                pass
+            except BaseException as exc:
+                if interrupted(exc):  # the insert may have taken the lock all the same
+                    with contextlib.suppress(PyMongoError):
+                        await asyncio.shield(self._release(owner))
+                raise
+            holder = await self._meta.find_one({"_id": _LOCK_ID})
+            if holder is not None and holder["expires"] < now:
+                # Its holder died: take the lock over. The filter removes only
+                # the stale lease seen here, not one its holder just renewed.
+                stale = {"owner": holder["owner"], "expires": holder["expires"]}
+                await self._meta.delete_one({"_id": _LOCK_ID, **stale})
+                continue
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
         renewer = asyncio.create_task(self._renew(owner), name="reactor-commit-lock-lease")
         try:
             yield
@@ -72,7 +80,11 @@ class CommitLock:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            await self._meta.delete_one({"_id": _LOCK_ID, "owner": owner})
+            # Shielded: a release cut short would keep other processes out for a lease.
+            await asyncio.shield(self._release(owner))
+
+    async def _release(self, owner: str) -> None:
+        await self._meta.delete_one({"_id": _LOCK_ID, "owner": owner})
 
     async def _renew(self, owner: str) -> None:
         while True:

@@ -14,13 +14,19 @@ here. The store refuses reads on a snapshot older than its
 ours and clear) with ``SnapshotExpiredError``; a server-side abort seen on a
 read becomes the same error. Queries and mutations last far less; take a new
 snapshot rather than keeping one.
+
+A read cancelled half-way (its task cancelled: a client went away) leaves the
+session's transaction in an unknown state on the server: ``close`` then
+discards the session rather than return it to the driver's pool
+(``_mongo_session``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -30,6 +36,7 @@ from pymongo.errors import OperationFailure
 from reactor.storage._contract import IndexEntry, IndexName, Snapshot, SnapshotExpiredError
 from reactor.storage._errors import StoreError
 from reactor.storage._mongo_layout import ENTRIES, docs_collection, key_str
+from reactor.storage._mongo_session import end, interrupted
 
 __all__ = ["MongoSnapshot"]
 
@@ -58,6 +65,18 @@ class MongoSnapshot(Snapshot):
         self._store_closed = store_closed
         # A session runs one operation at a time; callers may not know that.
         self._lock = asyncio.Lock()
+        self.lost = False
+        """An operation on the session was interrupted: discard it on close."""
+
+    @contextmanager
+    def operation(self) -> Iterator[None]:
+        """Around every command on the session: notes an interrupted one (``lost``)."""
+        try:
+            yield
+        except BaseException as exc:
+            if interrupted(exc):
+                self.lost = True
+            raise
 
     @property
     def session(self) -> AsyncClientSession:
@@ -80,9 +99,10 @@ class MongoSnapshot(Snapshot):
         async with self._lock:
             session = self._live()
             try:
-                found = await self._collection(docs_collection(doc_id)).find_one(
-                    {"_id": doc_id}, session=session
-                )
+                with self.operation():
+                    found = await self._collection(docs_collection(doc_id)).find_one(
+                        {"_id": doc_id}, session=session
+                    )
             except OperationFailure as exc:
                 _raise_if_expired(exc)
                 raise
@@ -107,14 +127,17 @@ class MongoSnapshot(Snapshot):
             if end is not None:
                 bounds["$lt"] = key_str(end)
             try:
-                rows = await (
-                    self._collection(ENTRIES)
-                    .find({"idx": index, "k": bounds}, {"_id": 0, "k": 1, "d": 1}, session=session)
-                    .sort("k", -1 if reverse else 1)
-                    .limit(limit)
-                    .to_list(None)
-                )
-                values = await self._values([row["d"] for row in rows], session)
+                with self.operation():
+                    rows = await (
+                        self._collection(ENTRIES)
+                        .find(
+                            {"idx": index, "k": bounds}, {"_id": 0, "k": 1, "d": 1}, session=session
+                        )
+                        .sort("k", -1 if reverse else 1)
+                        .limit(limit)
+                        .to_list(None)
+                    )
+                    values = await self._values([row["d"] for row in rows], session)
             except OperationFailure as exc:
                 _raise_if_expired(exc)
                 raise
@@ -145,20 +168,13 @@ class MongoSnapshot(Snapshot):
         session, self._session = self._session, None
         if session is None or self._store_closed():
             return  # closed already, or the store's client ended every session
-        # Shielded: a close cancelled half-way (a task cancelled again while its
-        # `finally` closes the snapshot) would return the session to the driver's
-        # pool with its transaction still open on the server, and a wire server
-        # that refuses a new transaction on it (jongodb) then fails every later
-        # use of that pooled session.
-        await asyncio.shield(_end(session))
-
-
-async def _end(session: AsyncClientSession) -> None:
-    try:
-        if session.in_transaction:
-            await session.abort_transaction()  # nothing to write; frees the snapshot
-    finally:
-        await session.end_session()
+        # Aborts the transaction (nothing to write; frees the snapshot), shielded:
+        # a close cancelled half-way (a task cancelled again while its `finally`
+        # closes the snapshot) would return the session to the driver's pool with
+        # its transaction still open on the server, and a wire server that refuses
+        # a new transaction on it (jongodb) then fails every later use of that
+        # pooled session. A session whose read was interrupted is discarded.
+        await end(session, lost=self.lost)
 
 
 def _raise_if_expired(exc: OperationFailure) -> None:

@@ -10,6 +10,10 @@ snapshot, and returns the earlier attempt's result if it is there. A doubtful
 attempt that lands after that look-up conflicts with the new attempt on the
 sequencer (both write it), so at most one of them commits: a batch is never
 applied twice.
+
+Each attempt's session is ended through ``_mongo_session.end``: if the attempt
+was cancelled half-way (the transaction's state on the server unknown), the
+session is discarded, never returned to the driver's pool for reuse.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from reactor.storage._errors import StoreError
+from reactor.storage._mongo_session import end, interrupted
 
 __all__ = ["CommitConflict", "TransactionRunner", "is_transient"]
 
@@ -105,7 +110,9 @@ class TransactionRunner(Generic[_T]):
                 await asyncio.sleep(pause)
             attempt += 1
             commit_id = uuid.uuid4().hex
-            async with self._client.start_session() as session:
+            session = self._client.start_session()
+            lost = False
+            try:
                 await session.start_transaction(
                     read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
                 )
@@ -120,7 +127,7 @@ class TransactionRunner(Generic[_T]):
                             await session.abort_transaction()
                             return doubtful[found["commit_id"]]
                     result = await body(session, commit_id)
-                except BaseException as exc:
+                except Exception as exc:
                     if session.in_transaction:
                         await session.abort_transaction()
                     if not is_transient(exc):
@@ -132,6 +139,13 @@ class TransactionRunner(Generic[_T]):
                     return result
                 if outcome == "doubt":
                     doubtful[commit_id] = result
+            except BaseException as exc:
+                # Cancelled half-way through a command (even the commit): the
+                # session's transaction state is unknown, never reuse it.
+                lost = interrupted(exc)
+                raise
+            finally:
+                await end(session, lost=lost)
 
     async def _commit(
         self, session: AsyncClientSession, start: float, in_doubt: bool

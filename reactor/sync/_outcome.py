@@ -8,7 +8,15 @@ Error surfaces (PROTOCOL.md §12, API.md "Functions"):
 * anything else is an internal error: ``"Uncaught Error: <message>"`` when
   ``dev_errors`` is on, else ``"[Request ID: <id>] Server Error"``, so internals
   never leak to clients of a production server. The full traceback is logged
-  under the same request id.
+  under the same request id. System errors (``reactor.engine.is_system_error``:
+  storage faults, conflicts past the retries, ``InternalServerError``) are
+  internal errors, though some are ``ReactorError`` subclasses.
+
+A mutation that ended with ``InternalServerError`` (a storage fault that
+persisted through the engine's retries) or ``OccConflictError`` (conflicts past
+every retry) may have committed in an earlier run of the same request: the
+WebSocket handler does not answer it with a failure but closes the connection
+(``is_unanswerable``), so that the client re-sends it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from reactor.engine import FunctionResult
-from reactor.errors import ConvexError, OccConflictError, ReactorError
+from reactor.engine import FunctionResult, is_system_error
+from reactor.errors import ConvexError, InternalServerError, OccConflictError, ReactorError
 from reactor.sync._messages import NO_ERROR_DATA, NoErrorData
 
-__all__ = ["Outcome", "describe_error", "new_request_id", "outcome_of"]
+__all__ = ["Outcome", "describe_error", "is_unanswerable", "new_request_id", "outcome_of"]
 
 log = logging.getLogger("reactor.server")
 
@@ -37,7 +45,7 @@ def describe_error(
     """The message and ``errorData`` a client gets for ``exc``."""
     if isinstance(exc, ConvexError):
         return f"Uncaught ConvexError: {exc}", exc.data
-    if isinstance(exc, ReactorError) and not isinstance(exc, OccConflictError):
+    if isinstance(exc, ReactorError) and not is_system_error(exc):
         return str(exc), NO_ERROR_DATA
     request_id = request_id or new_request_id()
     log.error(
@@ -61,6 +69,16 @@ class Outcome:
     error_data: Any | NoErrorData = NO_ERROR_DATA
     ts: int | None = None
     journal: str | None = None
+
+
+def is_unanswerable(result: FunctionResult) -> bool:
+    """A mutation the server failed to run (not the function: a storage fault that
+    persisted, or conflicts past every retry): it must not be answered as failed,
+    since an earlier run of the same request may have committed. A WebSocket
+    client is disconnected instead (1011) and re-sends it."""
+    return result.kind == "mutation" and isinstance(
+        result.error, (InternalServerError, OccConflictError)
+    )
 
 
 def outcome_of(result: FunctionResult, *, dev_errors: bool) -> Outcome:

@@ -17,20 +17,36 @@ from reactor.values import convex_to_json
 
 __all__ = ["QueryResult", "failed_result", "query_result"]
 
+_MAX_FRAGMENTS = 16
+_SMALL_FRAGMENT = 64 * 1024
+
 
 class QueryResult:
     """Immutable: a changed result is a new object, so ``is`` tells a session what to resend."""
 
-    __slots__ = ("_value_json", "digest", "outcome")
+    __slots__ = ("_fragments", "_value_json", "digest", "outcome")
 
     def __init__(self, outcome: Outcome, digest: bytes, value_json: bytes | None) -> None:
         self.outcome = outcome
         self.digest = digest
         """Equal digests mean the same result: a re-run that gives it is not resent."""
         self._value_json = value_json
+        self._fragments: dict[int, bytes] = {}
+        """By query id: clients of one app number their queries alike, so the
+        subscribers of a shared query mostly need the same few fragments."""
 
     def fragment(self, query_id: int) -> bytes:
         """This result as one client's ``QueryUpdated``/``QueryFailed`` modification."""
+        fragment = self._fragments.get(query_id)
+        if fragment is None:
+            fragment = self._encode(query_id)
+            cached = len(self._fragments)
+            # A large result keeps one copy beside its value, never sixteen.
+            if cached == 0 or (cached < _MAX_FRAGMENTS and len(fragment) <= _SMALL_FRAGMENT):
+                self._fragments[query_id] = fragment
+        return fragment
+
+    def _encode(self, query_id: int) -> bytes:
         o = self.outcome
         if self._value_json is not None:
             return encode_query_updated_fragment(query_id, self._value_json, o.log_lines, o.journal)

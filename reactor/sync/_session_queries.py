@@ -112,6 +112,8 @@ def plan_transition(
         if not step.ready(view):
             break
         ready.append(step)
+    if not ready:  # the usual case, a result changed: no copy of what is shown
+        return _plan_updates(shown, {}, [], view, 0)
     after = dict(shown)
     tokens: dict[TrackedQuery, int] = {}
     fragments: list[bytes] = []
@@ -125,6 +127,16 @@ def plan_transition(
         for q, token in step.rebinds:
             if not q.removed:
                 tokens[q] = token
+    return _plan_updates(after, tokens, fragments, view, len(ready))
+
+
+def _plan_updates(
+    after: dict[int, TrackedQuery],
+    tokens: dict[TrackedQuery, int],
+    fragments: list[bytes],
+    view: ResultView,
+    steps: int,
+) -> Plan | None:
     updates: list[tuple[TrackedQuery, ResultLike]] = []
     for q in after.values():
         if q.removed:
@@ -135,7 +147,7 @@ def plan_transition(
         if result is not q.sent:
             fragments.append(result.fragment(q.query_id))
             updates.append((q, result))
-    return Plan(len(ready), fragments, updates)
+    return Plan(steps, fragments, updates)
 
 
 class QuerySet:

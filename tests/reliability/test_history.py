@@ -66,27 +66,6 @@ def _with_database(uri: str, name: str) -> str:
     return f"{scheme}://{hosts}/{name}" + (f"?{query}" if query else "")
 
 
-KNOWN_BUGS = {
-    "transaction already in progress for this session": (
-        "known bug (RELIABILITY.md, finding 2): on the jongodb lane, cancelled mutations "
-        "leave pooled MongoDB sessions with an open transaction, so later mutations fail "
-        "with internal errors (which, for a re-sent mutation that had committed, reach "
-        "the client as a failure of a committed mutation: G1a, finding 3)"
-    ),
-}
-
-
-def known_bug(run: WorkloadRun, kinds: set[str]) -> str | None:
-    """The known bug a failed run shows the signature of, if it shows nothing else."""
-    if not kinds <= {"G1a"}:
-        return None
-    messages = [*run.failures, run.final_read_error or ""]
-    for signature, reason in KNOWN_BUGS.items():
-        if any(signature in message for message in messages):
-            return reason
-    return None
-
-
 def run_and_check(
     urls: list[str],
     config: WorkloadConfig,
@@ -124,9 +103,6 @@ def run_and_check(
         dump_history(run.history, saved)
         (tmp_path / "transports.json").write_text(json.dumps(run.transports))
         message = "\n".join(problems) + f"\nhistory saved to {saved} (seed {config.seed})"
-        reason = known_bug(run, result.kinds())
-        if reason is not None:
-            pytest.xfail(f"{reason}\n{message}")
         pytest.fail(message)
     return run
 
@@ -186,17 +162,13 @@ def test_list_append_history_with_chaos(
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (RELIABILITY.md, finding 3): an internal error while a re-sent "
-    "mutation runs is answered as a failure, though the original had committed",
-)
 async def test_resent_mutation_is_not_failed_by_an_internal_error(tmp_path: Path) -> None:
-    """Minimal reproduction of finding 3, on SQLite: a mutation commits under
+    """Regression test for finding 3, on SQLite: a mutation commits under
     (session s, request 0); the client re-sends it (the answer was lost), and the
     re-run hits a transient storage error before it finds the record. The client
-    must not be told "failed": internal errors are retried (SEMANTICS.md FN-11,
-    ERR-04), or else the connection should drop so that the client re-sends."""
+    must not be told "failed": storage errors re-run the mutation (SEMANTICS.md
+    FN-11, ERR-04); one that persists closes the connection instead
+    (``test_internal_errors.py``), so that the client re-sends it."""
     test = ReactorTest(APP, data_dir=tmp_path)
     try:
         engine = await test.engine()

@@ -185,3 +185,21 @@ async def test_paginated_subscription_journal_survives_a_reconnect(url: str) -> 
         await c.subscribe(0, "messages:page_desc", args, journal=journal)
         await c.transition()
         assert bodies(c.results[0]["page"]) == ["m4", "m3", "m2"]
+
+
+async def test_updates_are_written_at_once_to_sockets_with_room(
+    url: str, server: ReactorServer
+) -> None:
+    """Under uvicorn, an update for a client that reads its socket is written from
+    the live queries' callback, with no wake of the connection's sender task."""
+    async with RawClient.open(url) as a, RawClient.open(url) as b:
+        for client in (a, b):
+            await client.subscribe(0, "messages:list", {"channel": "direct"})
+            await client.transition()
+        before = dict(server.frames)
+        async with RawClient.open(url) as writer:
+            await writer.mutation("messages:send", {"channel": "direct", "body": "hi"})
+        for client in (a, b):
+            await client.transition()
+            assert bodies(client.results[0]) == ["hi"]
+        assert server.frames["direct"] - before["direct"] >= 2

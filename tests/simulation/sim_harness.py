@@ -162,6 +162,7 @@ class _Server:
             max_concurrent_functions=self.config.max_concurrent_functions,
         )
         self.runner = FunctionRunner(engine, self.admission)
+        self.frames = {"direct": 0, "by_sender": 0}
 
     async def authenticator(self, token_type: str, token: str | None) -> dict[str, Any] | None:
         if token_type == "None":
@@ -386,6 +387,7 @@ class Simulation:
             self._check_leaks(engine, live)
             self.stats.update(
                 stalls=sum(conn.socket.stalls for _, conn, _ in self.connections),
+                direct_sends=sum(conn.socket.direct_sends for _, conn, _ in self.connections),
                 occ_retries=engine.metrics["occ_retries"],
                 exclusive_runs=engine.metrics["exclusive_runs"],
                 batches=engine.committer.batches,

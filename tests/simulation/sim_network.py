@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reactor.server._direct_send import SCOPE_KEY
+
 __all__ = ["Delays", "Link", "SimSocket", "SocketClosed"]
 
 
@@ -98,7 +100,9 @@ class SimSocket:
     """The server's end of one simulated WebSocket: what ``serve_sync_socket`` talks to.
 
     It has what the server uses of Starlette's ``WebSocket``: ``accept``,
-    ``receive``, ``send_text``, ``close`` and the raw ASGI ``_send``.
+    ``receive``, ``send_text``, ``close``, the raw ASGI ``_send`` and a
+    ``scope`` holding a ``DirectSend`` (itself: ``ready`` and ``send``), so
+    that updates take the server's direct path whenever the buffer has room.
     """
 
     def __init__(self, down: Link, *, stall_p: float, stall: float) -> None:
@@ -114,6 +118,8 @@ class SimSocket:
         self.stalls = 0
         self.stalled = False
         """A frame is waiting for the socket's buffer (in flight, but not on the link yet)."""
+        self.scope: dict[str, Any] = {"type": "websocket", SCOPE_KEY: self}
+        self.direct_sends = 0
 
     async def accept(self) -> None:
         pass
@@ -143,6 +149,21 @@ class SimSocket:
             finally:
                 self.stalled = False
         self._down.send(("frame", text))
+
+    @property
+    def ready(self) -> bool:
+        """``DirectSend.ready``: as often as a send would stall, the buffer is full."""
+        if self.gone or self.broken or self.closed_by_server or self.stalled:
+            return False
+        return not (self._stall_p and self._down.rng.random() < self._stall_p)
+
+    def send(self, text: str) -> bool | None:
+        """``DirectSend.send``: the frame goes on the link at once."""
+        if self.gone or self.broken or self.closed_by_server:
+            return False
+        self.direct_sends += 1
+        self._down.send(("frame", text))
+        return True
 
     async def _send(self, message: dict[str, Any]) -> None:
         """The ASGI send callable (Starlette's ``WebSocket._send``), which the

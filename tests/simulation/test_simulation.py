@@ -93,3 +93,13 @@ def test_same_seed_same_trace() -> None:
 def test_seeds_differ() -> None:
     """The seed drives the run: two seeds, two traces."""
     assert run_seed(3).trace_hash != run_seed(4).trace_hash
+
+
+def test_updates_take_both_paths() -> None:
+    """Updates go out both ways the server has: written at once from the live
+    queries' callback while the socket has room, and through the connection's
+    sender task while it is full (a stall). Both must occur, or the sweep tests
+    only one of them."""
+    results = [run_seed(seed) for seed in range(8)]
+    assert sum(r.stats["direct_sends"] for r in results) > 0
+    assert sum(r.stats["stalls"] for r in results) > 0
