@@ -148,10 +148,19 @@ def reactor_origin() -> str:
 
 @contextlib.contextmanager
 def reactor_server(
-    app: Path, data_dir: Path, *, durability: str = "full", loop: str = "auto"
+    app: Path,
+    data_dir: Path,
+    *,
+    durability: str = "full",
+    loop: str = "auto",
+    max_connections: int | None = None,
 ) -> Iterator[Server]:
     """``reactor serve`` as a subprocess on a fresh SQLite file (``synchronous=FULL``
-    for the default durability ``full``), on the event loop ``loop`` (``--loop``)."""
+    for the default durability ``full``), on the event loop ``loop`` (``--loop``),
+    serving up to ``max_connections`` sync connections (default: the server's)."""
+    env = dict(os.environ)
+    if max_connections is not None:
+        env["REACTOR_MAX_CONNECTIONS"] = str(max_connections)
     port = free_port()
     command = [
         sys.executable,
@@ -169,7 +178,9 @@ def reactor_server(
     ]
     log_path = data_dir / "reactor.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, env=env
+        )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
         yield Server(

@@ -194,6 +194,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--batch", type=int, default=500, help="connections opened at once")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="the event loop of both servers (reactor serve --loop; auto: uvloop if installed)",
+    )
     options = parser.parse_args()
     # Wide enough for the tables when piped to a file (a terminal keeps its own width).
     console = Console() if sys.stdout.isatty() else Console(width=150)
@@ -217,7 +223,10 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory(prefix="reactor-connections-") as tmp:
         data = Path(tmp)
-        with reactor_server(APP, data) as reactor:
+        # Its default max_connections (5,000) would refuse the rest with 1013.
+        with reactor_server(
+            APP, data, loop=options.loop, max_connections=options.count + 1_000
+        ) as reactor:
             console.print(
                 f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"
             )
@@ -226,7 +235,7 @@ def main() -> None:
             f"reactor: {mine.connected:,} connections, "
             f"{mine.per_connection_kib:.1f} KiB per connection"
         )
-        with raw_server(data) as raw:
+        with raw_server(data, loop=options.loop) as raw:
             console.print(f"raw:     [dim]{' '.join(raw.command[1:])}[/dim]")
             theirs = measure(raw, options.count, options.queries, options.batch, console)
         console.print(
