@@ -18,6 +18,7 @@ same way, one ``bisect`` per written key:
 from __future__ import annotations
 
 import gc
+import os
 import random
 import statistics
 import sys
@@ -187,6 +188,10 @@ def nested_scenario(n: int, rng: random.Random) -> dict[str, float]:
 
 def main() -> None:
     console = Console(width=120)
+    # At 100k a stab is memory-bound: other processes' cache and memory
+    # traffic move its figures far more than the 1k ones. Print the load so
+    # that a disturbed run can be told apart.
+    console.print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     sizes = SIZES[:2] if "--quick" in sys.argv else SIZES
     rng = random.Random(42)
     ranges = {n: range_scenario(n, rng) for n in sizes}

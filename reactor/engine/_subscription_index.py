@@ -8,11 +8,12 @@ Per index, an interval lives in one of three tiers, by shape:
 
 * a point (``db.get``, by far the most common read) sits in a dict:
   O(1) to stab, add or remove;
-* a range over few elementary segments sits in a segment map: the sorted
-  distinct endpoints cut the key space into segments, each holding the
-  ranges that cover it, so a stab is one bisect, O(log n + matches); adding
-  or removing a range is a bisect plus a list insert or delete (a memmove,
-  O(n) but fast) plus O(span_limit) set updates;
+* a range over few elementary segments sits in a segment map
+  (``_segment_map``): the sorted distinct endpoints cut the key space into
+  segments, each holding the ranges that cover it, so a stab is a bisect of
+  a short fence list then of one block, O(log n + matches); adding or
+  removing a range is the same plus a block insert or delete and
+  O(span_limit) cover updates;
 * a range that would cover more than ``span_limit`` segments (nested or
   unbounded ranges, where copying into every segment would cost
   O(subscriptions) per insert) sits in a treap ordered by (start, end) and
@@ -25,11 +26,12 @@ thousand clients on the same query cost one range, not a thousand.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 from reactor.engine._intervals import IndexName, Interval, ReadSet
+from reactor.engine._segment_map import DEFAULT_BLOCK_SIZE, Range, SegmentMap
 
 __all__ = ["DEFAULT_SPAN_LIMIT", "SubscriptionIndex"]
 
@@ -46,10 +48,13 @@ staying above what ordinary, mostly disjoint query ranges reach.
 class SubscriptionIndex(Generic[K]):
     """Live subscriptions keyed by ``K``, each with the read set it depends on."""
 
-    __slots__ = ("_indexes", "_reads", "_span_limit")
+    __slots__ = ("_block_size", "_indexes", "_reads", "_span_limit")
 
-    def __init__(self, *, span_limit: int = DEFAULT_SPAN_LIMIT) -> None:
+    def __init__(
+        self, *, span_limit: int = DEFAULT_SPAN_LIMIT, block_size: int = DEFAULT_BLOCK_SIZE
+    ) -> None:
         self._span_limit = span_limit
+        self._block_size = block_size
         # A frozen copy: the caller may go on mutating its ReadSet.
         self._reads: dict[K, frozenset[tuple[IndexName, Interval]]] = {}
         self._indexes: dict[IndexName, _IndexSubscriptions[K]] = {}
@@ -64,7 +69,9 @@ class SubscriptionIndex(Generic[K]):
         for index, interval in new - old:
             entries = self._indexes.get(index)
             if entries is None:
-                entries = self._indexes[index] = _IndexSubscriptions(self._span_limit)
+                entries = self._indexes[index] = _IndexSubscriptions(
+                    self._span_limit, self._block_size
+                )
             entries.attach(interval, key)
         self._reads[key] = new
 
@@ -75,11 +82,33 @@ class SubscriptionIndex(Generic[K]):
 
     def stab(self, writes: Mapping[IndexName, Iterable[bytes]]) -> set[K]:
         """Every subscription whose read set contains one of the written keys."""
+        # One Python call per commit: the three tiers are walked inline, the
+        # segment map's lookup included (``SegmentMap.cover_at`` spelled out):
+        # calls per index and per tier cost ~0.2 of a 1.6 µs stab.
         hits: set[K] = set()
+        indexes = self._indexes
         for index, keys in writes.items():
-            entries = self._indexes.get(index)
-            if entries is not None:
-                entries.stab(keys, hits)
+            entries = indexes.get(index)
+            if entries is None:
+                continue
+            points, root, segments = entries.points, entries.root, entries.segments
+            fences, blocks, covers = segments.fences, segments.blocks, segments.covers
+            for key in keys:
+                if points:
+                    subscribers = points.get(key)
+                    if subscribers is not None:
+                        hits.update(subscribers)
+                j = bisect_right(fences, key) - 1
+                if j >= 0:
+                    cover = covers[j][bisect_right(blocks[j], key) - 1]
+                    if cover is not None:
+                        if isinstance(cover, Range):
+                            hits.update(cover)
+                        else:
+                            for item in cover:
+                                hits.update(item)
+                if root is not None:
+                    _stab(root, key, hits)
         return hits
 
     def interval_count(self) -> int:
@@ -99,35 +128,13 @@ class SubscriptionIndex(Generic[K]):
             del self._indexes[index]
 
 
-class _Range(Generic[K]):
-    """A distinct non-point interval of one index and the subscriptions that read it."""
-
-    __slots__ = ("end", "in_tree", "span", "start", "subscribers")
-
-    def __init__(self, start: bytes, end: bytes | None) -> None:
-        self.start = start
-        self.end = end
-        self.subscribers: set[K] = set()
-        self.span = 0
-        """Segments covered, while in the segment map."""
-        self.in_tree = False
-
-
 class _IndexSubscriptions(Generic[K]):
-    __slots__ = ("bounds", "cover", "points", "ranges", "refs", "root", "span_limit")
+    __slots__ = ("points", "ranges", "root", "segments")
 
-    def __init__(self, span_limit: int) -> None:
-        self.span_limit = span_limit
+    def __init__(self, span_limit: int, block_size: int) -> None:
         self.points: dict[bytes, set[K]] = {}
-        self.ranges: dict[Interval, _Range[K]] = {}
-        # Segment map. Segment i is [bounds[i], bounds[i + 1]), the last one
-        # unbounded; cover maps a segment's first bound to the mapped ranges
-        # containing it (absent when none, and a dict rather than a list
-        # parallel to bounds, so that a new bound moves one list, not two);
-        # refs counts the mapped ranges starting or ending at each bound.
-        self.bounds: list[bytes] = []
-        self.cover: dict[bytes, set[_Range[K]]] = {}
-        self.refs: dict[bytes, int] = {}
+        self.ranges: dict[Interval, Range[K]] = {}
+        self.segments: SegmentMap[K] = SegmentMap(span_limit, block_size)
         self.root: _Node[K] | None = None
 
     def __bool__(self) -> bool:
@@ -139,9 +146,13 @@ class _IndexSubscriptions(Generic[K]):
             return
         item = self.ranges.get(interval)
         if item is None:
-            item = self.ranges[interval] = _Range(interval.start, interval.end)
-            self._insert(item)
-        item.subscribers.add(key)
+            item = self.ranges[interval] = Range(interval.start, interval.end)
+            overflow = self.segments.insert(item)
+            # Too wide for the segment map, or pushed out by item's endpoints.
+            for other in [item] if overflow is None else overflow:
+                other.in_tree = True
+                self.root = _insert(self.root, _Node(other))
+        item.add(key)
 
     def detach(self, interval: Interval, key: K) -> None:
         if interval.is_point:
@@ -151,99 +162,13 @@ class _IndexSubscriptions(Generic[K]):
                 del self.points[interval.start]
             return
         item = self.ranges[interval]
-        item.subscribers.remove(key)
-        if not item.subscribers:
+        item.remove(key)
+        if not item:
             del self.ranges[interval]
             if item.in_tree:
                 self.root = _delete(self.root, item)
             else:
-                self._unmap(item)
-
-    def stab(self, keys: Iterable[bytes], hits: set[K]) -> None:
-        points, bounds, cover, root = self.points, self.bounds, self.cover, self.root
-        for key in keys:
-            subscribers = points.get(key)
-            if subscribers is not None:
-                hits.update(subscribers)
-            i = bisect_right(bounds, key)
-            if i:
-                segment = cover.get(bounds[i - 1])
-                if segment is not None:
-                    for item in segment:
-                        hits.update(item.subscribers)
-            if root is not None:
-                _stab(root, key, hits)
-
-    def _insert(self, item: _Range[K]) -> None:
-        lo, hi = self._segments(item)
-        if hi - lo + (item.start not in self.refs) > self.span_limit:
-            self._plant(item)
-            return
-        overflow: list[_Range[K]] = []
-        self._ref(item.start, overflow)
-        if item.end is not None:
-            self._ref(item.end, overflow)
-        for other in overflow:
-            if not other.in_tree:  # listed once per split it overflowed on
-                self._unmap(other)
-                self._plant(other)
-        lo, hi = self._segments(item)
-        for bound in self.bounds[lo:hi]:
-            segment = self.cover.get(bound)
-            if segment is None:
-                segment = self.cover[bound] = set()
-            segment.add(item)
-        item.span = hi - lo
-
-    def _plant(self, item: _Range[K]) -> None:
-        item.in_tree = True
-        self.root = _insert(self.root, _Node(item))
-
-    def _unmap(self, item: _Range[K]) -> None:
-        lo, hi = self._segments(item)
-        for bound in self.bounds[lo:hi]:
-            segment = self.cover[bound]
-            segment.remove(item)
-            if not segment:
-                del self.cover[bound]
-        self._unref(item.start)
-        if item.end is not None:
-            self._unref(item.end)
-
-    def _segments(self, item: _Range[K]) -> tuple[int, int]:
-        """The slice of segments inside ``item`` (its ends being bounds already or not)."""
-        lo = bisect_left(self.bounds, item.start)
-        hi = len(self.bounds) if item.end is None else bisect_left(self.bounds, item.end)
-        return lo, hi
-
-    def _ref(self, bound: bytes, overflow: list[_Range[K]]) -> None:
-        count = self.refs.get(bound, 0)
-        self.refs[bound] = count + 1
-        if count:
-            return
-        i = bisect_left(self.bounds, bound)
-        # The new segment is the upper part of the one it splits.
-        split = self.cover.get(self.bounds[i - 1]) if i else None
-        if split is not None:
-            self.cover[bound] = set(split)
-            for item in split:
-                item.span += 1
-                if item.span > self.span_limit:
-                    overflow.append(item)
-        self.bounds.insert(i, bound)
-
-    def _unref(self, bound: bytes) -> None:
-        count = self.refs[bound] - 1
-        if count:
-            self.refs[bound] = count
-            return
-        del self.refs[bound]
-        i = bisect_left(self.bounds, bound)
-        del self.bounds[i]
-        # No mapped range starts or ends here any more, so this segment has the
-        # same cover as the one below it (or none, if it was the first).
-        for item in self.cover.pop(bound, ()):
-            item.span -= 1
+                self.segments.remove(item)
 
 
 # -- the treap ---------------------------------------------------------------------------
@@ -252,7 +177,7 @@ class _IndexSubscriptions(Generic[K]):
 class _Node(Generic[K]):
     __slots__ = ("item", "left", "max_end", "priority", "right")
 
-    def __init__(self, item: _Range[K]) -> None:
+    def __init__(self, item: Range[K]) -> None:
         self.item = item
         # A hash, not a random draw: the shape depends only on the contents.
         self.priority = hash((item.start, item.end))
@@ -262,7 +187,7 @@ class _Node(Generic[K]):
         """Greatest end in this subtree; None is unbounded."""
 
 
-def _precedes(a: _Range[K], b: _Range[K]) -> bool:
+def _precedes(a: Range[K], b: Range[K]) -> bool:
     if a.start != b.start:
         return a.start < b.start
     return b.end is None or (a.end is not None and a.end < b.end)
@@ -276,7 +201,7 @@ def _pull(node: _Node[K]) -> None:
     node.max_end = end
 
 
-def _split(node: _Node[K] | None, item: _Range[K]) -> tuple[_Node[K] | None, _Node[K] | None]:
+def _split(node: _Node[K] | None, item: Range[K]) -> tuple[_Node[K] | None, _Node[K] | None]:
     """Split into the nodes preceding ``item`` and the others."""
     if node is None:
         return None, None
@@ -319,7 +244,7 @@ def _insert(node: _Node[K] | None, new: _Node[K]) -> _Node[K]:
     return node
 
 
-def _delete(node: _Node[K] | None, item: _Range[K]) -> _Node[K] | None:
+def _delete(node: _Node[K] | None, item: Range[K]) -> _Node[K] | None:
     assert node is not None, "range not in the tree"
     if node.item is item:
         return _join(node.left, node.right)
@@ -342,6 +267,6 @@ def _stab(root: _Node[K], key: bytes, hits: set[K]) -> None:
             stack.append(node.left)
         if item.start <= key:
             if item.end is None or key < item.end:
-                hits.update(item.subscribers)
+                hits.update(item)
             if node.right is not None:
                 stack.append(node.right)

@@ -7,7 +7,7 @@ checker that never fails would pass the sweep for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -31,11 +31,15 @@ def _first_failure(seeds: Iterable[int]) -> str:
 def test_missed_invalidation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The subscription index forgets range reads: clients keep stale results."""
 
-    def points_only(self: Any, keys: Iterable[bytes], hits: set[Any]) -> None:
-        for key in keys:
-            hits.update(self.points.get(key, ()))
+    def points_only(self: Any, writes: Mapping[str, Iterable[bytes]]) -> set[Any]:
+        hits: set[Any] = set()
+        for index, keys in writes.items():
+            entries = self._indexes.get(index)
+            for key in keys if entries is not None else ():
+                hits.update(entries.points.get(key, ()))
+        return hits
 
-    monkeypatch.setattr(_subscription_index._IndexSubscriptions, "stab", points_only)
+    monkeypatch.setattr(_subscription_index.SubscriptionIndex, "stab", points_only)
     report = _first_failure(range(20))
     assert "but the model says" in report
     assert "replay: REACTOR_SIM_SEED=" in report
