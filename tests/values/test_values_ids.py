@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import random
 from typing import Any
 
@@ -176,3 +177,27 @@ def test_decode_never_raises(text: str) -> None:
 def test_decode_of_random_bytes_never_raises(data: bytes) -> None:
     result = decode_id(_b32encode(data))
     assert result is None or 1 <= result <= MAX_TABLE_NUMBER
+
+
+def test_ids_from_the_os_entropy_pool_never_repeat() -> None:
+    """Random bytes are drawn from the OS 4 KiB at a time: across several refills
+    every id is distinct and decodes to its table."""
+    ids = [new_id(7) for _ in range(2_000)]  # ~8 refills of the pool
+    assert len(set(ids)) == len(ids)
+    assert {decode_id(i) for i in ids} == {7}
+
+
+def test_a_forked_child_draws_ids_of_its_own() -> None:
+    """Parent and child must not hand out the same bytes from one pool."""
+    new_id(7)  # the parent's pool holds unused bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id, then leave at once
+        os.write(write, new_id(7).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read().decode()
+    os.waitpid(pid, 0)
+    parent = [new_id(7) for _ in range(300)]  # past the rest of the pool
+    assert child not in parent and decode_id(child) == 7
