@@ -27,7 +27,7 @@ from reactor.engine import FunctionResult
 from reactor.errors import AuthError, FunctionNotFoundError, InvalidValueError
 from reactor.server._overload import Overloaded
 from reactor.server._runs import log_run
-from reactor.sync import NO_ERROR_DATA, QueryAtTsError, describe_error
+from reactor.sync import NO_ERROR_DATA, QueryAtTsError, describe_error, is_unanswerable
 from reactor.values import Int64, b64_to_u64, convex_to_json, json_to_convex, u64_to_b64
 
 if TYPE_CHECKING:
@@ -174,6 +174,12 @@ class HttpApi:
             return json_response({"code": exc.code, "message": str(exc)}, exc.status)
         except Overloaded as exc:
             return overloaded_response(exc)
+        if is_unanswerable(result) and result.error is not None:
+            # Not the function's failure: the server could not run it (a storage
+            # fault that persisted). A 500 says the outcome is unknown; a
+            # "status: error" would say the mutation failed and changed nothing.
+            message, _ = describe_error(result.error, dev_errors=self.server.config.dev_errors)
+            return json_response({"code": "InternalServerError", "message": message}, 500)
         return self._result(result, fmt)
 
     async def _run(

@@ -52,6 +52,7 @@ from reactor.sync import (
     Unsubscribe,
     describe_error,
     exactly_once,
+    is_unanswerable,
     outcome_of,
     parse_client_message,
 )
@@ -209,8 +210,6 @@ class _Connection:
             self.session.auth_succeeded(identity)
 
     async def _run(self, command: RunMutation | RunAction) -> None:
-        from reactor.sync._outcome import is_unanswerable
-
         dev_errors = self.server.config.dev_errors
         try:
             if isinstance(command, RunMutation):

@@ -45,7 +45,13 @@ from reactor.sync._messages import (
     TokenType,
     Transition,
 )
-from reactor.sync._outcome import Outcome, describe_error, new_request_id, outcome_of
+from reactor.sync._outcome import (
+    Outcome,
+    describe_error,
+    is_unanswerable,
+    new_request_id,
+    outcome_of,
+)
 from reactor.sync._query_result import QueryResult
 from reactor.sync._requests import SESSION_REQUESTS, exactly_once, purge_session_requests
 from reactor.sync._session import FATAL_CLOSE_CODE, SyncSession
@@ -118,6 +124,7 @@ __all__ = [
     "encode_server_message",
     "encode_transition_frame",
     "exactly_once",
+    "is_unanswerable",
     "new_request_id",
     "outcome_of",
     "parse_client_message",

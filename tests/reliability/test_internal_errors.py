@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -172,3 +173,24 @@ async def test_a_resent_committed_mutation_is_not_answered_as_failed(
             await ws.close()
     assert again["success"] is True and json_to_convex(again["result"]) == "t0"
     assert await tokens(server) == ["t0"]  # applied once
+
+
+async def test_an_http_mutation_meeting_a_persistent_storage_error_gets_a_500(
+    served: tuple[ReactorServer, str],
+) -> None:
+    """Over HTTP there is no re-send to answer from a record: the caller is told
+    the server failed (500, outcome unknown), not that the mutation failed."""
+    server, url = served
+    base = url.replace("ws://", "http://").removesuffix("/api/1.48.0/sync")
+    body = {"path": "crash:write", "args": {"token": "h0", "writer": "w"}}
+    with pytest.MonkeyPatch.context() as patch:
+        outage = Outage(server, patch)
+        outage.on = True
+        async with httpx2.AsyncClient(base_url=base, trust_env=False) as http:
+            failed = await http.post("/api/mutation", json=body)
+            outage.on = False
+            ok = await http.post("/api/mutation", json=body)
+    assert failed.status_code == 500
+    assert failed.json()["code"] == "InternalServerError"
+    assert ok.status_code == 200 and ok.json()["status"] == "success"
+    assert await tokens(server) == ["h0"]
