@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import uuid
+from typing import Any
 
+import anyio
+import orjson
 import pytest
-from raw_client import RawClient
+from raw_client import RawClient, ws_url
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 from reactor.engine._logs import install_log_capture
 from reactor.server import ReactorServer
-from reactor.values import b64_to_u64
+from reactor.values import b64_to_u64, json_to_convex
 
 pytestmark = pytest.mark.anyio
 
@@ -203,3 +211,112 @@ async def test_updates_are_written_at_once_to_sockets_with_room(
             await client.transition()
             assert bodies(client.results[0]) == ["hi"]
         assert server.frames["direct"] - before["direct"] >= 2
+
+
+class StalledReader:
+    """A sync client over a bare socket with a small receive buffer, driven by the
+    sans-I/O ``websockets`` protocol, that reads only when asked: between reads
+    nothing is taken off the socket, so the server's writes back up."""
+
+    def __init__(self, url: str) -> None:
+        self.url = ws_url(url)
+        self.protocol = ClientProtocol(parse_uri(self.url), max_size=None)
+        self.results: dict[int, Any] = {}
+        self.transitions = 0
+
+    async def open(self) -> None:
+        host, port = self.url.removeprefix("ws://").split("/")[0].split(":")
+        sock = socket.socket()
+        # Fixed, so no autotuning: loopback's may grow to 32 MiB.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock)
+        self.protocol.send_request(self.protocol.connect())
+        await self._flush()
+        while self.protocol.handshake_exc is None and self.protocol.state.name == "CONNECTING":
+            await self._read()
+
+    async def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            self.writer.write(data)
+        await self.writer.drain()
+
+    async def _read(self) -> None:
+        self.protocol.receive_data(await self.reader.read(65536))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.protocol.send_text(orjson.dumps(message))
+        await self._flush()
+
+    async def transition(self) -> None:
+        while True:
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    message = orjson.loads(event.data)
+                    if message["type"] == "Transition":
+                        self.transitions += 1
+                        for m in message["modifications"]:
+                            self.results[m["queryId"]] = json_to_convex(m["value"])
+                        return
+            await self._read()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_client_that_stops_reading_slows_no_one_and_gets_the_newest_state(
+    url: str, server: ReactorServer
+) -> None:
+    """A subscriber stops reading while results grow past what its socket buffers
+    hold: the others still get every update at once, its own updates wait in its
+    sender task and collapse, and once it reads again it catches up to the latest
+    state in fewer Transitions than there were commits."""
+    commits, body = 30, "x" * 50_000  # each result grows by 50 KB: megabytes soon
+    slow = StalledReader(url)
+    await slow.open()
+    try:
+        await slow.send(
+            {
+                "type": "Connect",
+                "sessionId": str(uuid.uuid4()),
+                "connectionCount": 0,
+                "lastCloseReason": "InitialConnect",
+                "clientTs": 0,
+            }
+        )
+        await slow.send(
+            {
+                "type": "ModifyQuerySet",
+                "baseVersion": 0,
+                "newVersion": 1,
+                "modifications": [
+                    {
+                        "type": "Add",
+                        "queryId": 0,
+                        "udfPath": "messages:list",
+                        "args": [{"channel": "big"}],
+                    }
+                ],
+            }
+        )
+        await slow.transition()
+        async with RawClient.open(url) as fast, RawClient.open(url) as writer:
+            await fast.subscribe(0, "messages:list", {"channel": "big"})
+            await fast.transition()
+            by_sender = server.frames["by_sender"]
+            for i in range(commits):  # slow reads nothing meanwhile
+                await writer.mutation("messages:send", {"channel": "big", "body": f"{i:02}{body}"})
+                with anyio.fail_after(10):
+                    while len(fast.results[0]) <= i:
+                        await fast.transition()
+        with anyio.fail_after(30):
+            while len(slow.results[0]) < commits:
+                await slow.transition()
+        assert slow.transitions - 1 < commits  # collapsed
+        # Beside the writer's responses and Transitions, slow's frames went through
+        # its sender task: its socket had no room for a direct write.
+        assert server.frames["by_sender"] > by_sender + 2 * commits
+        assert slow.results[0][-1]["body"][:2] == f"{commits - 1:02}"
+    finally:
+        slow.close()
