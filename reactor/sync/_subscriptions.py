@@ -48,6 +48,13 @@ def _rerun_order(live: LiveQuery) -> tuple[str, bytes, str, bytes]:
     return path, args, journal or "", identity
 
 
+REFRESH_PAUSE_AFTER_S = 0.005
+"""A refresh that took this long is followed by a pause (``REFRESH_PAUSE_RATIO``)."""
+REFRESH_PAUSE_RATIO = 0.5
+"""The pause after a long refresh, as a share of its duration: refreshes use at
+most two thirds of the event loop while they are saturated."""
+
+
 class QueryAtTsError(ReactorError):
     """A query at a timestamp cannot be answered from the latest snapshot."""
 
@@ -287,12 +294,23 @@ class LiveQueries:
         await done
 
     async def _refresh_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             target, self._next = self._next, None
             if target is not None:
+                began = loop.time()
                 await self._refresh(target)
+                spent = loop.time() - began
+                if spent >= REFRESH_PAUSE_AFTER_S:
+                    # A refresh this long (a hot query, many subscribers) pushes
+                    # frames without yielding. Left to run back to back, refreshes
+                    # would take the whole event loop, and mutations, whose commits
+                    # they publish, would queue without end. Pausing in proportion
+                    # leaves the rest a share of the loop; commits meanwhile collapse
+                    # into the next refresh.
+                    await asyncio.sleep(spent * REFRESH_PAUSE_RATIO)
 
     async def _refresh(self, target: SharedSnapshot) -> None:
         current = self._snapshot()
