@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import time
 from typing import Any
@@ -26,6 +25,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
+
+from bench._commit_figures import commit_figures
 
 __all__ = ["drop_database", "is_wire_server", "raw_mongo_commits"]
 
@@ -152,19 +153,4 @@ async def raw_mongo_commits(
     finally:
         await client.close()
 
-    latencies.sort()
-
-    def quantile(q: float) -> float:
-        return latencies[max(0, math.ceil(q * len(latencies)) - 1)] * 1000 if latencies else 0.0
-
-    return {
-        "callers": float(callers),
-        "commits": float(len(latencies)),
-        "seconds": elapsed,
-        "commits_per_s": len(latencies) / elapsed,
-        "p50_ms": quantile(0.50),
-        "p99_ms": quantile(0.99),
-        "max_ms": quantile(1.0),
-        "batches": float(batches),
-        "mean_batch": len(latencies) / batches if batches else 0.0,
-    }
+    return commit_figures(latencies, elapsed, batches, callers)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import apsw
+
+from bench._commit_figures import commit_figures
 
 __all__ = ["raw_sqlite_commits"]
 
@@ -144,22 +145,7 @@ async def raw_sqlite_commits(
         await loop.run_in_executor(executor, writer.close)
         executor.shutdown()
 
-    latencies.sort()
-
-    def quantile(q: float) -> float:
-        return latencies[max(0, math.ceil(q * len(latencies)) - 1)] * 1000 if latencies else 0.0
-
-    return {
-        "callers": float(callers),
-        "commits": float(len(latencies)),
-        "seconds": elapsed,
-        "commits_per_s": len(latencies) / elapsed,
-        "p50_ms": quantile(0.50),
-        "p99_ms": quantile(0.99),
-        "max_ms": quantile(1.0),
-        "batches": float(batches),
-        "mean_batch": len(latencies) / batches if batches else 0.0,
-    }
+    return commit_figures(latencies, elapsed, batches, callers)
 
 
 if __name__ == "__main__":

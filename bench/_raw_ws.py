@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import resource
 import signal
-import sys
 import time
 
 import orjson
@@ -99,13 +98,16 @@ async def send_loop(ws: ServerConnection) -> None:
         wakers.discard(wake)
 
 
-async def main() -> None:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ping-interval", type=float, default=5.0)
     parser.add_argument("--mode", choices=("broadcast", "tasks"), default="broadcast")
     parser.add_argument("--loop", choices=[e.value for e in EventLoop], default="auto")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main(options: argparse.Namespace) -> None:
     global per_task
     per_task = options.mode == "tasks"
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -126,6 +128,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    loop = sys.argv[sys.argv.index("--loop") + 1] if "--loop" in sys.argv else "auto"
-    with asyncio.Runner(loop_factory=loop_factory(EventLoop(loop))) as runner:
-        runner.run(main())
+    options = parse_options()
+    with asyncio.Runner(loop_factory=loop_factory(EventLoop(options.loop))) as runner:
+        runner.run(main(options))

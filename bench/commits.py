@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._commit_figures import commit_figures
 from bench._raw_mongo import drop_database, is_wire_server, raw_mongo_commits
 from bench._raw_sqlite import raw_sqlite_commits
 from reactor.engine import Engine
@@ -74,18 +74,7 @@ async def reactor_commits(store: Store, callers: int, seconds: float) -> dict[st
         batches = engine.committer.batches - batches_before
     finally:
         await engine.stop()
-    latencies.sort()
-
-    def quantile(q: float) -> float:
-        return latencies[max(0, math.ceil(q * len(latencies)) - 1)] * 1000
-
-    return {
-        "commits": float(len(latencies)),
-        "commits_per_s": len(latencies) / elapsed,
-        "p50_ms": quantile(0.5),
-        "p99_ms": quantile(0.99),
-        "mean_batch": len(latencies) / batches if batches else 0.0,
-    }
+    return commit_figures(latencies, elapsed, batches, callers)
 
 
 def print_results(

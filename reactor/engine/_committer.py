@@ -244,6 +244,26 @@ class Committer:
         self._last_ts = max(self._last_ts + 1, self._clock_ns())
         return self._last_ts
 
+    def _admit(self, request: _Request) -> bool:
+        """Whether ``request`` goes on into the batch: still awaited, and no commit
+        since its snapshot wrote what it read (else it fails with a conflict)."""
+        if request.future.done():
+            return False
+        conflict = self._conflict(request)
+        if conflict is None:
+            return True
+        self.conflicts += 1
+        request.future.set_exception(OccConflictError(conflict.partition(".")[0]))
+        return False
+
+    def _write_failed(self, requests: Sequence[_Request], exc: BaseException) -> None:
+        log.error("writing a batch of %d commits failed", len(requests), exc_info=exc)
+        for request in requests:
+            if not request.future.done():
+                request.future.set_exception(
+                    RuntimeError(f"the store failed to write the commit: {exc}")
+                )
+
     async def _write_batch(self, batch: list[_Request]) -> None:
         if self._store.shared:
             await self._write_batch_shared(batch)
@@ -251,12 +271,7 @@ class Committer:
         accepted: list[tuple[_Request, int]] = []
         commits: list[Commit] = []
         for request in batch:
-            if request.future.done():
-                continue
-            conflict = self._conflict(request)
-            if conflict is not None:
-                self.conflicts += 1
-                request.future.set_exception(OccConflictError(conflict.partition(".")[0]))
+            if not self._admit(request):
                 continue
             try:
                 ts = self._next_ts()
@@ -272,16 +287,11 @@ class Committer:
         try:
             await self._store.write(commits)
         except BaseException as exc:
-            log.exception("writing a batch of %d commits failed", len(commits))
             # Nothing of the batch was applied: its keys must not fail the re-runs
             # as conflicts with commits that never happened.
             failed = {ts for _, ts in accepted}
             self._log = [entry for entry in self._log if entry[0] not in failed]
-            for request, _ in accepted:
-                if not request.future.done():
-                    request.future.set_exception(
-                        RuntimeError(f"the store failed to write the commit: {exc}")
-                    )
+            self._write_failed([request for request, _ in accepted], exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -308,28 +318,14 @@ class Committer:
     async def _write_batch_shared(self, batch: list[_Request]) -> None:
         """Pre-check against what the feed has shown us, then let the store validate
         against every process's commits inside its own transaction."""
-        pending: list[_Request] = []
-        for request in batch:
-            if request.future.done():
-                continue
-            conflict = self._conflict(request)
-            if conflict is not None:
-                self.conflicts += 1
-                request.future.set_exception(OccConflictError(conflict.partition(".")[0]))
-                continue
-            pending.append(request)
+        pending = [request for request in batch if self._admit(request)]
         if not pending:
             return
         checked = [CheckedCommit(r.snapshot_ts, r.read_set, r.written, r.build) for r in pending]
         try:
             results = await self._store.write_checked(checked)
         except Exception as exc:
-            log.exception("writing a batch of %d commits failed", len(pending))
-            for request in pending:
-                if not request.future.done():
-                    request.future.set_exception(
-                        RuntimeError(f"the store failed to write the commit: {exc}")
-                    )
+            self._write_failed(pending, exc)
             return
         self.batches += 1
         for request, outcome in zip(pending, results, strict=True):

@@ -142,9 +142,8 @@ class Crons:
         ref: Any,
         args: dict[str, Any] | None = None,
     ) -> None:
-        minute = _part(name, "minute_utc", minute_utc, 0, 59)
-        hour = _part(name, "hour_utc", hour_utc, 0, 23)
-        self.cron(name, f"{minute} {hour} * * *", ref, args)
+        at = _time_of_day(name, hour_utc, minute_utc)
+        self.cron(name, f"{at} * * *", ref, args)
 
     def weekly(
         self,
@@ -159,9 +158,8 @@ class Crons:
         """On ``day_of_week`` ("sunday" ... "saturday")."""
         if not isinstance(day_of_week, str) or day_of_week.lower() not in DAYS:
             raise InvalidCronError(f"cron {name!r}: day_of_week must be one of {', '.join(DAYS)}")
-        minute = _part(name, "minute_utc", minute_utc, 0, 59)
-        hour = _part(name, "hour_utc", hour_utc, 0, 23)
-        self.cron(name, f"{minute} {hour} * * {DAYS.index(day_of_week.lower())}", ref, args)
+        at = _time_of_day(name, hour_utc, minute_utc)
+        self.cron(name, f"{at} * * {DAYS.index(day_of_week.lower())}", ref, args)
 
     def monthly(
         self,
@@ -174,9 +172,8 @@ class Crons:
         args: dict[str, Any] | None = None,
     ) -> None:
         """On ``day`` (1-31) of each month; months without that day are skipped."""
-        minute = _part(name, "minute_utc", minute_utc, 0, 59)
-        hour = _part(name, "hour_utc", hour_utc, 0, 23)
-        self.cron(name, f"{minute} {hour} {_part(name, 'day', day, 1, 31)} * *", ref, args)
+        at = _time_of_day(name, hour_utc, minute_utc)
+        self.cron(name, f"{at} {_part(name, 'day', day, 1, 31)} * *", ref, args)
 
     def _add(self, name: str, schedule: CronSchedule, ref: Any, args: Any) -> None:
         if not isinstance(name, str) or not name or not (name.isascii() and name.isprintable()):
@@ -197,6 +194,13 @@ class Crons:
         except InvalidValueError as exc:
             raise InvalidCronError(f"cron {name!r}: args: {exc}") from None
         self.jobs[name] = CronJob(name, schedule, path, value)
+
+
+def _time_of_day(name: str, hour_utc: int, minute_utc: int) -> str:
+    """The minute and hour fields of a cron expression, checked."""
+    minute = _part(name, "minute_utc", minute_utc, 0, 59)
+    hour = _part(name, "hour_utc", hour_utc, 0, 23)
+    return f"{minute} {hour}"
 
 
 def _part(name: str, what: str, value: Any, low: int, high: int) -> int:

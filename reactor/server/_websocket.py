@@ -283,11 +283,9 @@ class _Connection:
         """What the sender would do on waking, without waking it: the next frame is
         written at once. Anything left after it (more frames, a close) wakes it."""
         session = self.session
-        frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+        frame = self._next_frame()
         if frame is None:
             return  # the sender would find nothing either
-        for command in session.take_commands():
-            self._dispatch(command)
         sent = direct.send(frame)
         if sent:
             self.server.frames["direct"] += 1
@@ -295,6 +293,15 @@ class _Connection:
             self.unsent = frame
         if sent is not True or not session.settled or session.queued:
             self.wake.set()
+
+    def _next_frame(self) -> str | None:
+        """The session's next frame, if any, with the commands it made carried out
+        (a Transition releases the subscriptions it retired)."""
+        frame = self.session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+        if frame is not None:
+            for command in self.session.take_commands():
+                self._dispatch(command)
+        return frame
 
     def _ping_check(self) -> None:
         """The idle timer: wake the sender if a Ping is due, else wait until it may be.
@@ -320,10 +327,8 @@ class _Connection:
                 self.wake.clear()
                 frame, self.unsent = self.unsent, None
                 if frame is None:
-                    frame = session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+                    frame = self._next_frame()
                 if frame is not None:
-                    for command in session.take_commands():
-                        self._dispatch(command)  # releases subscriptions a Transition retired
                     try:
                         await send({"type": "websocket.send", "text": frame})
                     except Exception:

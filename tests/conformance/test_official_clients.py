@@ -8,48 +8,23 @@ both must pass.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from npm_harness import install_harness
 from reactor_process import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "conformance"
 APP = ROOT / "tests" / "apps" / "conformance"
-CACHE = Path(os.environ.get("REACTOR_CACHE_DIR", Path.home() / ".cache" / "reactor"))
 
 
 @pytest.fixture(scope="module")
 def harness() -> Path:
     """A writable copy of the harness with its npm dependencies installed (cached)."""
-    if not SHARED.is_dir():
-        pytest.fail(f"the conformance harness is missing: expected it at {SHARED}")
-    target = CACHE / "conformance"
-    lock = (SHARED / "package-lock.json").read_bytes()
-    stamp = target / ".lock-copy"
-    if not (stamp.exists() and stamp.read_bytes() == lock):
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        for item in SHARED.iterdir():
-            if item.is_file():
-                shutil.copy(item, target / item.name)
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=target,
-            check=True,
-            timeout=600,
-        )
-        stamp.write_bytes(lock)
-    else:
-        for item in SHARED.iterdir():  # keep the scripts in step with shared/
-            if item.is_file():
-                shutil.copy(item, target / item.name)
-    return target
+    return install_harness()
 
 
 @pytest.fixture(scope="module")

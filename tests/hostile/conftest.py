@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from live_server import live_app, server, server_config, url
+
+__all__ = ["live_app", "long_mode", "pytest_configure", "server", "server_config", "url"]
 
 # raw_client (a raw-protocol WebSocket client) lives with the server tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
@@ -26,8 +29,3 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def long_mode() -> bool:
     return os.environ.get("REACTOR_LONG") == "1"
-
-
-@pytest.fixture
-def live_app(apps_dir: Path) -> Path:
-    return apps_dir / "live"

@@ -4,9 +4,7 @@ reconnects and is served once a slot is free (`reactor serve` subprocess)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,34 +12,20 @@ import anyio
 import httpx2
 import pytest
 from hostile_server import ServerProcess, running_server
+from npm_harness import install_harness
 from raw_client import RawClient
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "tests" / "apps" / "live"
-SHARED = ROOT.parent / "shared" / "conformance"
-CACHE = Path(os.environ.get("REACTOR_CACHE_DIR", Path.home() / ".cache" / "reactor"))
 SCRIPT = Path(__file__).with_name("npm_backoff.mjs")
 
 
 @pytest.fixture(scope="module")
 def npm_dir() -> Path:
     """A folder with npm ``convex`` installed: the conformance harness's copy (cached)."""
-    target = CACHE / "conformance"
-    if not (target / "node_modules" / "convex").is_dir():
-        if not SHARED.is_dir():
-            pytest.fail(f"the conformance harness (npm convex) is missing: expected {SHARED}")
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(SHARED, target, ignore=shutil.ignore_patterns("node_modules"))
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=target,
-            check=True,
-            timeout=600,
-        )
-        (target / ".lock-copy").write_bytes((SHARED / "package-lock.json").read_bytes())
-    return target
+    return install_harness()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,7 +15,7 @@ from raw_client import RawClient, ws_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from reactor.server import ReactorServer, ServerConfig, create_server
+from reactor.server import ReactorServer, ServerConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -47,20 +46,8 @@ async def subscribed(client: RawClient, channel: str = "overload") -> None:
 
 
 @pytest.fixture
-async def server(live_app: Path, tmp_path: Path) -> AsyncIterator[ReactorServer]:
-    config = ServerConfig(max_connections=3, max_concurrent_functions=2, retry_after_s=2)
-    server = create_server(live_app, db=str(tmp_path / "data.db"), config=config)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def url(server: ReactorServer) -> AsyncIterator[str]:
-    async with server.serve() as base:
-        yield base
+def server_config() -> ServerConfig:
+    return ServerConfig(max_connections=3, max_concurrent_functions=2, retry_after_s=2)
 
 
 @pytest.fixture

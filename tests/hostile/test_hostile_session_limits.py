@@ -3,15 +3,13 @@ dodged: frame size (1009), subscriptions, requests in flight."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from raw_client import RawClient
 from websockets.exceptions import ConnectionClosed
 
-from reactor.server import ReactorServer, ServerConfig, create_server
+from reactor.server import ReactorServer, ServerConfig
 from reactor.sync import Outcome, RunAction, SessionLimits, SyncSession, parse_client_message
 
 pytestmark = pytest.mark.anyio
@@ -20,20 +18,8 @@ LIMITS = SessionLimits(max_subscriptions=2, max_in_flight=2)
 
 
 @pytest.fixture
-async def server(live_app: Path, tmp_path: Path) -> AsyncIterator[ReactorServer]:
-    config = ServerConfig(session=LIMITS, max_frame_bytes=64 * 1024)
-    server = create_server(live_app, db=str(tmp_path / "data.db"), config=config)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def url(server: ReactorServer) -> AsyncIterator[str]:
-    async with server.serve() as base:
-        yield base
+def server_config() -> ServerConfig:
+    return ServerConfig(session=LIMITS, max_frame_bytes=64 * 1024)
 
 
 async def test_a_frame_over_the_size_limit_closes_with_1009(url: str) -> None:

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from npm_harness import CACHE, install_harness
 from reactor_process import free_port
 
 from reactor.client import AsyncReactorClient, ConvexError, FunctionError, ReactorClientError
@@ -51,8 +52,6 @@ from reactor.client import AsyncReactorClient, ConvexError, FunctionError, React
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "tests" / "apps" / "listappend"
 SCRIPT = Path(__file__).with_name("crash_client.mjs")
-SHARED = ROOT.parent / "shared" / "conformance"
-CACHE = Path(os.environ.get("REACTOR_CACHE_DIR", Path.home() / ".cache" / "reactor"))
 
 CI_CYCLES = 8
 LONG_CYCLES = 200
@@ -65,24 +64,7 @@ DRAIN_S = 45.0
 def install_npm_client() -> Path:
     """npm ``convex`` from ../shared/conformance's lock file, in the conformance
     cache dir (shared with tests/conformance); returns a dir to run the script in."""
-    if not SHARED.is_dir():
-        pytest.fail(f"the conformance harness is missing: expected it at {SHARED}")
-    harness = CACHE / "conformance"
-    lock = (SHARED / "package-lock.json").read_bytes()
-    stamp = harness / ".lock-copy"
-    if not (stamp.exists() and stamp.read_bytes() == lock):
-        shutil.rmtree(harness, ignore_errors=True)
-        harness.mkdir(parents=True)
-        for item in SHARED.iterdir():
-            if item.is_file():
-                shutil.copy(item, harness / item.name)
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=harness,
-            check=True,
-            timeout=600,
-        )
-        stamp.write_bytes(lock)
+    harness = install_harness()
     # Our own dir, its node_modules the harness's: Node resolves `convex` through it.
     target = CACHE / "crash-client"
     target.mkdir(parents=True, exist_ok=True)
