@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -146,6 +146,22 @@ def reactor_origin() -> str:
     ).stdout.strip()
 
 
+def on_cpus(cpus: frozenset[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps a subprocess (and the threads it starts) on ``cpus``."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def split_cpus() -> tuple[frozenset[int], frozenset[int]] | None:
+    """CPUs for (the server, the load process): the first one for the server, the
+    others for the load; None on a machine with a single CPU."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None
+    return frozenset(available[:1]), frozenset(available[1:])
+
+
 @contextlib.contextmanager
 def reactor_server(
     app: Path,
@@ -154,10 +170,12 @@ def reactor_server(
     durability: str = "full",
     loop: str = "auto",
     max_connections: int | None = None,
+    cpus: frozenset[int] | None = None,
 ) -> Iterator[Server]:
     """``reactor serve`` as a subprocess on a fresh SQLite file (``synchronous=FULL``
     for the default durability ``full``), on the event loop ``loop`` (``--loop``),
-    serving up to ``max_connections`` sync connections (default: the server's)."""
+    serving up to ``max_connections`` sync connections (default: the server's),
+    on ``cpus`` (default: wherever the OS puts it)."""
     env = dict(os.environ)
     if max_connections is not None:
         env["REACTOR_MAX_CONNECTIONS"] = str(max_connections)
@@ -179,7 +197,12 @@ def reactor_server(
     log_path = data_dir / "reactor.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, env=env
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+            env=env,
+            preexec_fn=on_cpus(cpus),
         )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
@@ -191,15 +214,23 @@ def reactor_server(
 
 
 @contextlib.contextmanager
-def raw_server(data_dir: Path, *, mode: str = "broadcast", loop: str = "auto") -> Iterator[Server]:
+def raw_server(
+    data_dir: Path,
+    *,
+    mode: str = "broadcast",
+    loop: str = "auto",
+    cpus: frozenset[int] | None = None,
+) -> Iterator[Server]:
     """The raw ``websockets`` baseline server (bench/_raw_ws.py) as a subprocess, on
-    the same event loop as reactor's (``loop`` as ``reactor serve --loop``)."""
+    the same event loop as reactor's (``loop`` as ``reactor serve --loop``), on ``cpus``."""
     port = free_port()
     command = [sys.executable, str(BENCH / "_raw_ws.py"), "--port", str(port), "--mode", mode]
     command += ["--loop", loop]
     log_path = data_dir / "raw.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, preexec_fn=on_cpus(cpus)
+        )
     try:
         _wait_listening(process, port, log_path)
         yield Server(
@@ -212,7 +243,9 @@ def raw_server(data_dir: Path, *, mode: str = "broadcast", loop: str = "auto") -
 class Load:
     """A running bench/_load.py: clients opened, then commands over stdin."""
 
-    def __init__(self, ws_url: str, count: int, *extra: str) -> None:
+    def __init__(
+        self, ws_url: str, count: int, *extra: str, cpus: frozenset[int] | None = None
+    ) -> None:
         self.command = [
             sys.executable,
             str(BENCH / "_load.py"),
@@ -223,7 +256,11 @@ class Load:
             *extra,
         ]
         self.process = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            preexec_fn=on_cpus(cpus),
         )
 
     @property

@@ -15,6 +15,13 @@ Three processes on 127.0.0.1 (plus this one, the writer):
   every subscriber's update carries it and the load process computes
   latency = receive time - send time on the same clock.
 
+Placement (``--pin``, the default on a machine with 2 CPUs or more): each
+server runs on the first CPU, the load process on the others. Left to the OS,
+the load process is often put on the server's core, and every frame sent wakes
+it there; both servers then measure the machine's scheduler more than
+themselves (see BENCHMARKS.md for figures both ways). Real subscribers are on
+other machines. The writer is not pinned.
+
 Baseline, in the same run, by the same load process: a raw ``websockets``
 server (bench/_raw_ws.py) that broadcasts every message the writer sends it,
 padded to the size of reactor's Transition frame, to the same number of
@@ -64,6 +71,7 @@ from bench._procs import (
     raw_server,
     reactor_origin,
     reactor_server,
+    split_cpus,
 )
 
 APP = Path(__file__).resolve().parent / "apps" / "fanout"
@@ -237,6 +245,7 @@ def run_phase(
             str(options.warmup),
             "--batch",
             str(options.batch),
+            cpus=options.load_cpus,
         ) as load:
             ready: dict[str, Any] = {}
             for event in load.events():
@@ -393,6 +402,15 @@ def report(console: Console, pairs: list[tuple[Phase, Phase]], options: argparse
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,100,1000", help="subscriber counts, comma-separated")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep each server on the first CPU and the load process on the others, so "
+        "that the subscribers' process is never scheduled on the server's core (with "
+        "--no-pin, the OS often puts them together and each frame sent wakes the load "
+        "process onto the server's core: both servers' latency doubles or more)",
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured writes first")
@@ -424,6 +442,8 @@ def main() -> None:
         "and print where its time went",
     )
     options = parser.parse_args()
+    placement = split_cpus() if options.pin else None
+    options.server_cpus, options.load_cpus = placement or (None, None)
     counts = [int(c) for c in options.counts.split(",")]
     # Wide enough for the tables when piped to a file (a terminal keeps its own width).
     console = Console() if sys.stdout.isatty() else Console(width=150)
@@ -435,13 +455,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reactor-fanout-") as tmp:
         data = Path(tmp)
         with (
-            reactor_server(APP, data, durability=options.durability, loop=options.loop) as reactor,
-            raw_server(data, mode=options.raw_mode, loop=options.loop) as raw,
+            reactor_server(
+                APP,
+                data,
+                durability=options.durability,
+                loop=options.loop,
+                cpus=options.server_cpus,
+            ) as reactor,
+            raw_server(
+                data, mode=options.raw_mode, loop=options.loop, cpus=options.server_cpus
+            ) as raw,
         ):
             console.print(
                 f"reactor: [dim]{' '.join(reactor.command[1:])}[/dim] (code: {reactor_origin()})"
             )
             console.print(f"raw:     [dim]{' '.join(raw.command[1:])}[/dim]")
+            console.print(describe_placement(placement))
             for run, count in enumerate(counts, start=1):
                 mine = run_phase(reactor, count, run, options, console, 0, options.profile)
                 size = round(mine.load["frame_bytes"]) or 300
@@ -455,6 +484,16 @@ def main() -> None:
     report(console, pairs, options)
     if options.profile is not None:
         report_profile(console, pairs, options.profile)
+
+
+def describe_placement(placement: tuple[frozenset[int], frozenset[int]] | None) -> str:
+    if placement is None:
+        return "CPUs: wherever the OS puts each process (--no-pin, or a single CPU)"
+    server, load = (",".join(map(str, sorted(cpus))) for cpus in placement)
+    return (
+        f"CPUs: each server on {server}, the load process on {load} (--pin: subscribers "
+        "are not on the server's core, as remote clients are not)"
+    )
 
 
 def report_profile(console: Console, pairs: list[tuple[Phase, Phase]], folder: Path) -> None:

@@ -36,9 +36,11 @@ log = logging.getLogger("reactor.committer")
 WrittenKeys = Mapping[str, Sequence[bytes]]
 
 CommitListener = Callable[[Sequence["CommitNotice"]], Awaitable[None] | None]
-"""Called after each durable batch, in commit order. An async listener is awaited
-before the next batch is written, so while it runs the store holds exactly the
-commits notified so far (live queries take their snapshot then): keep it short."""
+"""Called after each durable batch, in commit order, before the batch's mutations
+get their answer (so what a listener wakes runs first). An async listener is
+awaited before the next batch is written, so while it runs the store holds
+exactly the commits notified so far (live queries take their snapshot then):
+keep it short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,12 +299,14 @@ class Committer:
             return
         self.commits += len(commits)
         self.batches += 1
-        notices = [CommitNotice(ts, request.written) for request, ts in accepted]
+        self._trim_log()
+        # Listeners first: live queries queue their refresh ahead of the mutations
+        # resumed below, so subscribers do not wait behind the mutations' own
+        # responses (whose clients wait for that refresh's Transition anyway).
+        await self._notify([CommitNotice(ts, request.written) for request, ts in accepted])
         for request, ts in accepted:
             if not request.future.done():
                 request.future.set_result(ts)
-        self._trim_log()
-        await self._notify(notices)
 
     async def _notify(self, notices: Sequence[CommitNotice]) -> None:
         for listener in list(self._listeners):

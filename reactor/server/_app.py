@@ -32,7 +32,7 @@ from reactor.http._asgi import ApiCors, HttpActionRoutes
 from reactor.server._admin import admin_routes
 from reactor.server._auth import Authenticator, default_authenticator
 from reactor.server._config import ServerConfig
-from reactor.server._direct_send import KeepServerSend
+from reactor.server._direct_send import Delivery, KeepServerSend
 from reactor.server._http import HttpApi, json_response
 from reactor.server._overload import Admission, ensure_fd_limit
 from reactor.server._runs import FunctionRunner, log_run
@@ -88,6 +88,8 @@ class ReactorServer:
         )
         self.runner = FunctionRunner(self.engine, self.admission)
         self._live: LiveQueries | None = None
+        self.delivery = Delivery()
+        """The live queries' changes reach the connections through it (see ``Delivery``)."""
         self.frames = {"direct": 0, "by_sender": 0}
         """Sync frames written at once by the live queries' callback, and by a
         connection's sender task (responses, pings, updates for slow clients)."""
@@ -148,6 +150,7 @@ class ReactorServer:
                 self.engine,
                 dev_errors=self.config.dev_errors,
                 on_run=lambda result: log_run(result, "subscription"),
+                deliver=self.delivery.deliver,
             )
             try:
                 await live.start()

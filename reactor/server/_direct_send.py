@@ -7,6 +7,9 @@ the socket's transport has room, the frame is written from the caller's own
 stack, as ``websockets.broadcast`` does; when it has none (a slow client),
 the connection's sender task takes over and waits.
 
+A refresh's changes are delivered under one wall clock (``Delivery``), so
+that frames alike for many connections are made and framed once.
+
 The contract is ``DirectSend``, found in the WebSocket's ASGI scope under
 ``SCOPE_KEY``. ``KeepServerSend`` (the outermost middleware) puts one there
 for uvicorn's ``websockets-sansio`` protocol, its default when ``websockets``
@@ -19,10 +22,12 @@ other ASGI server the scope has none, and the sender task does all the sending.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+import struct
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
-__all__ = ["SCOPE_KEY", "DirectSend", "KeepServerSend"]
+__all__ = ["SCOPE_KEY", "Delivery", "DirectSend", "KeepServerSend"]
 
 Send = Callable[[Any], Awaitable[None]]
 AsgiApp = Callable[[Any, Any, Send], Awaitable[None]]
@@ -42,6 +47,34 @@ class DirectSend(Protocol):
         the socket is gone, None if it was not written after all (send it the slow way)."""
 
 
+class Delivery:
+    """Calls the change callbacks of one refresh under one wall clock (``deliver``).
+
+    Every frame made meanwhile carries that ``wall_ns`` as its ``serverTs``, so
+    the Transitions of connections that share a query at one version come out
+    alike byte for byte: made once (``encode_transition_frame`` returns the same
+    frame for the same arguments) and framed once (``_text_frame``).
+    """
+
+    __slots__ = ("wall_ns",)
+
+    def __init__(self) -> None:
+        self.wall_ns: int | None = None
+
+    def deliver(self, callbacks: Iterable[Callable[[], None]]) -> None:
+        if self.wall_ns is not None:  # delivering from a callback: one clock for all
+            for callback in callbacks:
+                callback()
+            return
+        self.wall_ns = time.time_ns()
+        try:
+            for callback in callbacks:
+                callback()
+        finally:
+            self.wall_ns = None
+            _forget_last_frame()  # it may be megabytes: not kept past the delivery
+
+
 class KeepServerSend:
     """ASGI middleware (the outermost): gives every WebSocket scope served by
     uvicorn's sans-I/O protocol a ``DirectSend``, from the server's own ``send``
@@ -56,6 +89,12 @@ class KeepServerSend:
             if direct is not None:
                 scope[SCOPE_KEY] = direct
         await self.app(scope, receive, send)
+
+
+def _websockets_open_state() -> object:
+    from websockets.protocol import State
+
+    return State.OPEN
 
 
 class _UvicornDirectSend:
@@ -95,6 +134,16 @@ class _UvicornDirectSend:
         )
 
     def send(self, text: str) -> bool | None:
+        protocol = self._protocol
+        if protocol.conn.extensions or protocol.conn.state is not _OPEN:
+            return self._send_by_server(text)  # compressed (per connection), or closing
+        try:
+            protocol.transport.write(_text_frame(text))
+        except Exception:
+            return False  # the client is gone: the receiver sees the disconnect
+        return True
+
+    def _send_by_server(self, text: str) -> bool | None:
         step: Coroutine[Any, Any, None] = self._send({"type": "websocket.send", "text": text})  # type: ignore[assignment]
         try:
             step.send(None)
@@ -105,3 +154,32 @@ class _UvicornDirectSend:
         # It waited after all, before writing anything (its one await comes first).
         step.close()
         return None
+
+
+_OPEN = _websockets_open_state()
+_last_text: str | None = None
+_last_frame = b""
+
+
+def _text_frame(text: str) -> bytes:
+    """``text`` as one unmasked WebSocket text frame (RFC 6455 5.2), as a server
+    sends it without extensions; the last one is reused, since a burst writes
+    the same frame to every connection that shares a query."""
+    global _last_text, _last_frame
+    if text is _last_text:
+        return _last_frame
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    _last_text, _last_frame = text, header + payload
+    return _last_frame
+
+
+def _forget_last_frame() -> None:
+    global _last_text, _last_frame
+    _last_text, _last_frame = None, b""

@@ -270,7 +270,7 @@ class _Connection:
     def _changed(self) -> None:
         """A subscribed result changed (called by the live queries, once per refresh)."""
         direct = self.direct
-        if not self.parked or direct is None or not direct.ready:
+        if not self.parked or self.unsent is not None or direct is None or not direct.ready:
             self.wake.set()
             return
         try:
@@ -297,7 +297,8 @@ class _Connection:
     def _next_frame(self) -> str | None:
         """The session's next frame, if any, with the commands it made carried out
         (a Transition releases the subscriptions it retired)."""
-        frame = self.session.next_frame(self.view, self.loop.time(), wall_ns=time.time_ns())
+        wall_ns = self.server.delivery.wall_ns or time.time_ns()
+        frame = self.session.next_frame(self.view, self.loop.time(), wall_ns=wall_ns)
         if frame is not None:
             for command in self.session.take_commands():
                 self._dispatch(command)

@@ -154,8 +154,17 @@ def encode_transition_frame(
     ``trusted``: the versions were built by this server (a ``SyncSession``),
     whose query-set and identity versions are u32 by construction, so they
     are not checked again; the ts is still checked, once per timestamp.
+
+    The same arguments as the call before give the same ``str`` object: when a
+    commit changes a query many clients watch, their frames are mostly alike
+    (and the server writes a frame it has just framed without framing it again).
     """
-    return b"".join(
+    global _last_transition
+    key = (start_version, end_version, tuple(fragments), client_clock_skew, server_ts, trusted)
+    last_key, last_frame = _last_transition
+    if key == last_key:
+        return last_frame
+    frame = b"".join(
         (
             b'{"type":"Transition","startVersion":',
             _version_json(start_version, "Transition.startVersion", trusted),
@@ -171,3 +180,12 @@ def encode_transition_frame(
             b"}",
         )
     ).decode()
+    if len(frame) <= _MEMO_MAX_CHARS:
+        _last_transition = (key, frame)
+    return frame
+
+
+_MEMO_MAX_CHARS = 64 * 1024
+"""Larger frames are not kept for the next call: memory held for nothing once
+the burst is written (framing them again is a copy next to their sending)."""
+_last_transition: tuple[object, str] = ((), "")

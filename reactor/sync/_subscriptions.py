@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any
 
 from reactor.engine import CommitNotice, Engine, FunctionResult
@@ -41,6 +41,14 @@ __all__ = ["LiveQueries", "QueryAtTsError", "Subscription"]
 log = logging.getLogger("reactor.sync")
 
 RunHook = Callable[[FunctionResult], None]
+Deliver = Callable[[Collection[Callable[[], None]]], None]
+"""Calls the change callbacks of one refresh (the server batches the frames
+they make into one burst of writes)."""
+
+
+def _call_each(callbacks: Collection[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 def _rerun_order(live: LiveQuery) -> tuple[str, bytes, str, bytes]:
@@ -68,11 +76,16 @@ class LiveQueries:
         *,
         dev_errors: bool = True,
         on_run: RunHook | None = None,
+        deliver: Deliver = _call_each,
         concurrency: int = 64,
         history: int = 1024,
     ) -> None:
+        """``on_run`` sees every run (once its result is delivered); ``deliver`` is
+        given the ``on_change`` callbacks of the subscriptions a refresh changed,
+        and must call each once, synchronously."""
         self._engine = engine
         self._on_run = on_run
+        self._deliver = deliver
         self._concurrency = concurrency
         self._history = history
         self._registry = LiveRegistry(
@@ -217,12 +230,17 @@ class LiveQueries:
         finally:
             await snapshot.release()
         self.runs += 1
-        if self._on_run is not None:
+        return result
+
+    def _ran(self, results: Sequence[FunctionResult]) -> None:
+        # After the results went out: the hook (a log line each) is not on their path.
+        if self._on_run is None:
+            return
+        for result in results:
             try:
                 self._on_run(result)
             except Exception:
                 log.exception("the on_run hook failed")
-        return result
 
     async def _run_live(self, live: LiveQuery, snapshot: SharedSnapshot) -> FunctionResult:
         return await self._run(snapshot, live.path, live.args, live.identity, live.journal)
@@ -231,6 +249,7 @@ class LiveQueries:
         while not live.dead:
             snapshot = self._snapshot()
             result = await self._run_live(live, snapshot)
+            self._ran((result,))
             if live.dead:
                 return
             # Commits after the snapshot were stabbed against the index without
@@ -329,13 +348,19 @@ class LiveQueries:
 
         # Only published queries: a first run checks the log for itself. In key
         # order, not set order, so that a seeded simulation replays exactly.
-        results = await asyncio.gather(
-            *(
-                rerun(live)
-                for live in sorted(stale, key=_rerun_order)
-                if live.result is not None and not live.dead
-            )
-        )
+        due = [
+            live
+            for live in sorted(stale, key=_rerun_order)
+            if live.result is not None and not live.dead
+        ]
+        if len(due) == 1:
+            # The common case (one hot query changed): run it in this task. A task
+            # of its own would start only after every callback already queued on
+            # the event loop (the writer's own response among them), which its
+            # subscribers would wait for.
+            results = [(due[0], await self._run_live(due[0], target))]
+        else:
+            results = await asyncio.gather(*(rerun(live) for live in due))
         # From here to the awaits all is synchronous: results and processed_ts
         # change together, never visible half-done.
         changed: list[LiveQuery] = []
@@ -350,8 +375,8 @@ class LiveQueries:
         self._current = target
         self._covered = max(self._covered, upto)
         self.refreshes += 1
-        for callback in {s.on_change for live in changed for s in live.subscriptions}:
-            callback()
+        self._deliver({s.on_change for live in changed for s in live.subscriptions})
+        self._ran([result for _, result in results])
         self._waiters.wake_until(target.ts)
         for future in forced:
             if not future.done():
@@ -376,6 +401,7 @@ class LiveQueries:
         if not self._log.covers(ts):
             raise QueryAtTsError(f"ts {ts} is too old: this server keeps recent commits only")
         result = await self._run(snapshot, udf_path, args, identity, None)
+        self._ran((result,))
         if self._log.touched(result.read_set, after=ts, upto=snapshot.ts):
             raise QueryAtTsError(
                 f"the result of {udf_path} changed after ts {ts}: query again at a newer ts"

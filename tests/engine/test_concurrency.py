@@ -129,3 +129,27 @@ async def test_a_conflict_is_found_behind_commits_to_other_tables(core: ReactorT
     (await task).unwrap()  # re-run after the conflict
     assert engine.committer.conflicts == conflicts + 1
     assert await core.query("counters:get", {"name": "hits"}) == counter + 2
+
+
+async def test_commit_listeners_run_before_the_mutations_resume(
+    apps_dir: Path, tmp_path: Path
+) -> None:
+    """What a listener wakes (live queries: their refresh, which pushes the update to
+    subscribers) runs before the mutations of the batch get their answer, so
+    subscribers never wait behind the writers' own responses. SQLite only: with a
+    shared store, listeners hear of commits through the store's commit feed."""
+    core = ReactorTest(apps_dir / "core", data_dir=tmp_path)
+    try:
+        engine = await core.engine()
+        order: list[str] = []
+
+        def listener(notices: object) -> None:
+            asyncio.get_running_loop().call_soon(order.append, "woken by the listener")
+
+        engine.committer.add_listener(listener)
+        result = await engine.run_mutation("messages:send", {"channel": "c", "body": "x"})
+        order.append("mutation answered")
+        assert result.error is None
+        assert order == ["woken by the listener", "mutation answered"]
+    finally:
+        await core.close()

@@ -41,9 +41,14 @@ class RawClient:
         session_id: str | None = None,
         connect_message: bool = True,
         path: str = "/api/1.48.0/sync",
+        compression: str | None = "deflate",
         **connect_message_fields: Any,
     ) -> AsyncIterator[RawClient]:
-        async with connect(ws_url(base_url, path), proxy=None, max_size=None) as ws:
+        """``compression=None``: no permessage-deflate, as the official Python client
+        and many others connect (browsers and the npm client's ``ws`` offer it)."""
+        async with connect(
+            ws_url(base_url, path), proxy=None, max_size=None, compression=compression
+        ) as ws:
             client = cls(ws, session_id or str(uuid.uuid4()))
             if connect_message:
                 await client.send(

@@ -213,6 +213,60 @@ async def test_updates_are_written_at_once_to_sockets_with_room(
         assert server.frames["direct"] - before["direct"] >= 2
 
 
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_updates_of_every_size_arrive_exact_with_or_without_compression(
+    url: str, server: ReactorServer, compression: str | None
+) -> None:
+    """Without compression the server frames each update itself (once for all the
+    clients it is alike for); with it, each connection compresses its own."""
+    async with (
+        RawClient.open(url, compression=compression) as a,
+        RawClient.open(url, compression=compression) as b,
+    ):
+        for client in (a, b):
+            await client.subscribe(0, "messages:list", {"channel": "sizes"})
+            await client.transition()
+        before = server.frames["direct"]
+        sent: list[str] = []
+        async with RawClient.open(url) as writer:
+            # Frames across the 7-, 16- and 64-bit WebSocket length encodings.
+            for size in (1, 100, 70_000):
+                body = "é" * size
+                sent.append(body)
+                await writer.mutation("messages:send", {"channel": "sizes", "body": body})
+                for client in (a, b):
+                    while bodies(client.results[0]) != sent:
+                        await client.transition()
+        assert server.frames["direct"] - before >= 6
+
+
+async def test_clients_at_different_versions_of_one_query_each_get_their_own_frames(
+    url: str,
+) -> None:
+    """A shared query's update is framed once for the clients it is alike for, and
+    anew for a client with another query-set version or another id for it
+    (RawClient checks that every Transition chains from the client's last one)."""
+    async with (
+        RawClient.open(url, compression=None) as plain,
+        RawClient.open(url, compression=None) as twin,
+        RawClient.open(url, compression=None) as more,
+    ):
+        for client in (plain, twin):
+            await client.subscribe(0, "messages:list", {"channel": "versions"})
+            await client.transition()
+        await more.subscribe(7, "messages:list", {"channel": "versions"})
+        await more.transition()
+        await more.subscribe(8, "messages:list", {"channel": "other"})
+        await more.transition()
+        async with RawClient.open(url) as writer:
+            await writer.mutation("messages:send", {"channel": "versions", "body": "v"})
+        for client, query_id in ((plain, 0), (twin, 0), (more, 7)):
+            transition = await client.transition()
+            assert [m["queryId"] for m in transition["modifications"]] == [query_id]
+            assert bodies(client.results[query_id]) == ["v"]
+        assert more.version["querySet"] == 2 and plain.version["querySet"] == 1
+
+
 class StalledReader:
     """A sync client over a bare socket with a small receive buffer, driven by the
     sans-I/O ``websockets`` protocol, that reads only when asked: between reads

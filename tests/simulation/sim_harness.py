@@ -39,6 +39,7 @@ from sim_network import Delays, Link, SimSocket
 from reactor.engine import Engine, RetryPolicy, SubscriptionIndex
 from reactor.functions import App, load_app
 from reactor.server._config import ServerConfig
+from reactor.server._direct_send import Delivery
 from reactor.server._overload import Admission
 from reactor.server._runs import FunctionRunner
 from reactor.server._websocket import serve_sync_socket
@@ -153,9 +154,12 @@ class _SimStore(SqliteStore):
 class _Server:
     """What ``serve_sync_socket`` needs of a ``ReactorServer``."""
 
-    def __init__(self, engine: Engine, live: LiveQueries, ping_interval: float) -> None:
+    def __init__(
+        self, engine: Engine, live: LiveQueries, delivery: Delivery, ping_interval: float
+    ) -> None:
         self.engine = engine
         self.live = live
+        self.delivery = delivery
         self.config = ServerConfig(session=SessionLimits(ping_interval_s=ping_interval))
         self.admission = Admission(
             max_connections=self.config.max_connections,
@@ -361,9 +365,15 @@ class Simulation:
         # Test-only knobs, set on private attributes before anything uses them: small
         # batches, and small span limits that send ranges to the index's treap tier.
         engine.committer._max_batch = self.config.max_batch
-        live = LiveQueries(engine, concurrency=self.config.concurrency, history=self.config.history)
+        delivery = Delivery()
+        live = LiveQueries(
+            engine,
+            deliver=delivery.deliver,
+            concurrency=self.config.concurrency,
+            history=self.config.history,
+        )
         live._registry.index = SubscriptionIndex(span_limit=self.config.span_limit)
-        self.server = _Server(engine, live, self.config.ping_interval)
+        self.server = _Server(engine, live, delivery, self.config.ping_interval)
         chaos: asyncio.Task[None] | None = None
         try:
             await live.start()

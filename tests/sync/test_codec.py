@@ -504,6 +504,42 @@ def test_spliced_transition_equals_the_plain_encoding() -> None:
         assert parse_server_message(spliced) == transition
 
 
+def test_frames_alike_for_many_clients_are_made_once() -> None:
+    """Clients sharing a query at one version get one frame object; any difference
+    (version, fragments, skew, server time) gives a frame of its own, each exact."""
+    fragment = encode_query_updated_fragment(0, encode_query_updated_value([1.0]), [], None)
+    start, end = StateVersion(1, 0, u64(T1)), StateVersion(1, 0, u64(T1) + 1)
+    args = (start, end, [fragment], None, 1795654228594522446)
+    first = encode_transition_frame(*args, trusted=True)
+    assert encode_transition_frame(*args, trusted=True) is first
+    variants = [
+        (StateVersion(2, 0, u64(T1)), end, [fragment], None, 1795654228594522446),
+        (start, StateVersion(1, 1, u64(T1) + 1), [fragment], None, 1795654228594522446),
+        (start, end, [fragment, fragment], None, 1795654228594522446),
+        (start, end, [fragment], -3.0, 1795654228594522446),
+        (start, end, [fragment], None, 1795654228594522447),
+    ]
+    for variant in variants:
+        frame = encode_transition_frame(*variant, trusted=True)
+        transition = Transition(
+            variant[0],
+            variant[1],
+            tuple(QueryUpdated(0, [1.0]) for _ in variant[2]),
+            variant[3],
+            variant[4],
+        )
+        assert parse_server_message(frame) == transition
+        assert frame != first
+
+
+def test_large_frames_are_exact_every_time() -> None:
+    big = encode_query_updated_fragment(0, encode_query_updated_value("x" * 100_000), [], None)
+    start, end = StateVersion(1, 0, u64(T1)), StateVersion(1, 0, u64(T1) + 1)
+    frames = [encode_transition_frame(start, end, [big], None, 7, trusted=True) for _ in range(2)]
+    assert frames[0] == frames[1]
+    assert orjson.loads(frames[1])["modifications"][0]["value"] == "x" * 100_000
+
+
 def test_empty_transition_splices_too() -> None:
     # After every MutationResponse the server sends a Transition, often empty.
     start, end = StateVersion(1, 0, 10), StateVersion(1, 0, 20)

@@ -226,3 +226,33 @@ async def test_refresh_all_reruns_every_live_query(engine: Engine, live: LiveQue
     runs = live.runs
     await live.refresh_all()
     assert live.runs == runs + 2
+
+
+async def test_one_refresh_delivers_its_changes_together(engine: Engine) -> None:
+    """The callbacks of every subscription a commit changed are handed over at once
+    (the server writes their frames under one clock), then the runs are reported."""
+    events: list[object] = []
+
+    def deliver(callbacks: Any) -> None:
+        events.append(("deliver", len(callbacks)))
+        for callback in callbacks:
+            callback()
+
+    live = LiveQueries(
+        engine, deliver=deliver, on_run=lambda result: events.append(("ran", result.path))
+    )
+    await live.start()
+    try:
+        a = await first_result(live, "messages:list", {"channel": "c"})
+        b = await first_result(live, "messages:list", {"channel": "c"})
+        await first_result(live, "counters:get", {"name": "x"})
+        watchers = [Watcher(), Watcher()]
+        a.on_change, b.on_change = watchers
+        events.clear()
+        await send(engine, "hello")
+        for watcher in watchers:
+            await watcher.changed()
+        # Two subscribers of one query changed; the counter was not touched.
+        assert events == [("deliver", 2), ("ran", "messages:list")]
+    finally:
+        await live.stop()
