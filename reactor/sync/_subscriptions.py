@@ -286,7 +286,9 @@ class LiveQueries:
             # The notices went past it (a resync jumps to a newer snapshot): a
             # refresh at its ts would leave them for a commit that may never come.
             await ahead.retire()
-        snapshot = SharedSnapshot(await self._engine.store.snapshot())
+        # Reusable: the next transaction that starts before another write (the next
+        # mutation, at a low write rate) reads this same snapshot instead of opening one.
+        snapshot = SharedSnapshot(await self._engine.store.reusable_snapshot())
         if self._stopped:
             await snapshot.retire()
             return
