@@ -163,8 +163,8 @@ _last_frame = b""
 
 def _text_frame(text: str) -> bytes:
     """``text`` as one unmasked WebSocket text frame (RFC 6455 5.2), as a server
-    sends it without extensions; the last one is reused, since a burst writes
-    the same frame to every connection that shares a query."""
+    sends it without extensions. The last one is reused: a delivery writes the
+    same frame to every connection that shares a query at one version."""
     global _last_text, _last_frame
     if text is _last_text:
         return _last_frame

@@ -187,5 +187,5 @@ def encode_transition_frame(
 
 _MEMO_MAX_CHARS = 64 * 1024
 """Larger frames are not kept for the next call: memory held for nothing once
-the burst is written (framing them again is a copy next to their sending)."""
+they are sent (joining them again is a copy, small next to sending them)."""
 _last_transition: tuple[object, str] = ((), "")

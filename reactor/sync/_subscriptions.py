@@ -42,8 +42,8 @@ log = logging.getLogger("reactor.sync")
 
 RunHook = Callable[[FunctionResult], None]
 Deliver = Callable[[Collection[Callable[[], None]]], None]
-"""Calls the change callbacks of one refresh (the server batches the frames
-they make into one burst of writes)."""
+"""Calls the change callbacks of one refresh (the server gives the frames they
+make one clock, so that frames alike for many clients are made once)."""
 
 
 def _call_each(callbacks: Collection[Callable[[], None]]) -> None:
