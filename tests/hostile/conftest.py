@@ -12,9 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_server import live_app, server, server_config, url
+from app_server import live_app, server, server_config, url
 
-__all__ = ["live_app", "long_mode", "pytest_configure", "server", "server_config", "url"]
+__all__ = [
+    "live_app",
+    "long_mode",
+    "pytest_configure",
+    "server",
+    "server_app",
+    "server_config",
+    "url",
+]
 
 # raw_client (a raw-protocol WebSocket client) lives with the server tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
@@ -24,6 +32,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Module-level settings (hypothesis example counts) read the environment.
     if config.getoption("--long", default=False):
         os.environ["REACTOR_LONG"] = "1"
+
+
+@pytest.fixture
+def server_app(live_app: Path) -> Path:
+    return live_app
 
 
 @pytest.fixture(scope="session")

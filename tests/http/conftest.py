@@ -1,3 +1,11 @@
-from webhooks_server import http, server, server_config, webhooks_app
+from pathlib import Path
 
-__all__ = ["http", "server", "server_config", "webhooks_app"]
+import pytest
+from app_server import http, server, server_config, webhooks_app
+
+__all__ = ["http", "server", "server_app", "server_config", "webhooks_app"]
+
+
+@pytest.fixture
+def server_app(webhooks_app: Path) -> Path:
+    return webhooks_app

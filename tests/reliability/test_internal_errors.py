@@ -109,6 +109,26 @@ async def until_closed(ws: ClientConnection) -> list[dict[str, Any]]:
     return seen
 
 
+async def answered(url: str, session_id: str, count: int, token: str) -> dict[str, Any]:
+    """Send the mutation (request 0) on a new connection; its MutationResponse."""
+    ws = await open_session(url, session_id, count)
+    try:
+        await mutate(ws, 0, token)
+        return await response(ws)
+    finally:
+        await ws.close()
+
+
+async def closed_mid_request(
+    url: str, session_id: str, count: int, token: str
+) -> tuple[ClientConnection, list[dict[str, Any]]]:
+    """Send the mutation (request 0) on a new connection that the server closes;
+    the connection and every message it got first."""
+    ws = await open_session(url, session_id, count)
+    await mutate(ws, 0, token)
+    return ws, await until_closed(ws)
+
+
 async def tokens(server: ReactorServer) -> list[str]:
     result = await server.engine.run_query("crash:page", {"table": "crash_a", "cursor": None})
     return list(result.unwrap()["tokens"])
@@ -121,21 +141,14 @@ async def test_a_mutation_meeting_a_persistent_storage_error_closes_with_1011(
     session_id = str(uuid.uuid4())
     with pytest.MonkeyPatch.context() as patch:
         outage = Outage(server, patch)
-        ws = await open_session(url, session_id, 0)
         outage.on = True
-        await mutate(ws, 0, "t0")
-        seen = await until_closed(ws)
+        ws, seen = await closed_mid_request(url, session_id, 0, "t0")
         assert outage.raised == server.engine.retry.fault_retries + 1
         assert ws.close_code == 1011 and ws.close_reason == "InternalServerError"
         assert not [m for m in seen if m["type"] in ("MutationResponse", "FatalError")]
         outage.on = False
         # The client reconnects and re-sends: it runs now, once.
-        ws = await open_session(url, session_id, 1)
-        try:
-            await mutate(ws, 0, "t0")
-            answer = await response(ws)
-        finally:
-            await ws.close()
+        answer = await answered(url, session_id, 1, "t0")
     assert answer["success"] is True and json_to_convex(answer["result"]) == "t0"
     assert await tokens(server) == ["t0"]
 
@@ -149,28 +162,16 @@ async def test_a_resent_committed_mutation_is_not_answered_as_failed(
     more, and gets the recorded result."""
     server, url = served
     session_id = str(uuid.uuid4())
-    ws = await open_session(url, session_id, 0)
-    try:
-        await mutate(ws, 0, "t0")
-        first = await response(ws)
-    finally:
-        await ws.close()
+    first = await answered(url, session_id, 0, "t0")
     assert first["success"] is True
     with pytest.MonkeyPatch.context() as patch:
         outage = Outage(server, patch)
-        ws = await open_session(url, session_id, 1)
         outage.on = True
-        await mutate(ws, 0, "t0")
-        seen = await until_closed(ws)
+        ws, seen = await closed_mid_request(url, session_id, 1, "t0")
         assert ws.close_code == 1011
         assert not [m for m in seen if m["type"] == "MutationResponse"]
         outage.on = False
-        ws = await open_session(url, session_id, 2)
-        try:
-            await mutate(ws, 0, "t0")
-            again = await response(ws)
-        finally:
-            await ws.close()
+        again = await answered(url, session_id, 2, "t0")
     assert again["success"] is True and json_to_convex(again["result"]) == "t0"
     assert await tokens(server) == ["t0"]  # applied once
 

@@ -13,7 +13,8 @@ never run on that session again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -65,6 +66,13 @@ class Canceller(monitoring.CommandListener):
         pass
 
 
+@contextlib.asynccontextmanager
+async def watched_store(database: Database, canceller: Canceller) -> AsyncIterator[MongoStore]:
+    """A store whose every driver command ``canceller`` sees (and may cut off)."""
+    async with stores(database, 1, client_options={"event_listeners": [canceller]}) as [store]:
+        yield store
+
+
 async def cancelled_at(
     canceller: Canceller, nth: int, work: Callable[[], Awaitable[Any]]
 ) -> tuple[str, Any] | None:
@@ -103,9 +111,7 @@ async def test_a_write_cancelled_at_any_command_leaves_no_broken_session(
     mongo_database: Database,
 ) -> None:
     canceller = Canceller()
-    async with stores(mongo_database, 1, client_options={"event_listeners": [canceller]}) as [
-        store
-    ]:
+    async with watched_store(mongo_database, canceller) as store:
         commands: list[str] = []
         for nth in range(64):
             s = await snapshot_ts(store)
@@ -131,17 +137,13 @@ async def test_a_cancelled_commit_is_the_case_that_broke_jongodb(
     canceller = Canceller()
     uri, name = mongo_database
     # Count the commands of one write, to find the commit (on a database of its own).
-    async with stores(
-        (uri, f"{name}_probe"), 1, client_options={"event_listeners": [canceller]}
-    ) as [probe_store]:
+    async with watched_store((uri, f"{name}_probe"), canceller) as probe_store:
         probe = asyncio.ensure_future(probe_store.write_checked([checked(0, reads(), [b"k"])]))
         canceller.arm(probe, 10_000)
         await probe
         canceller.task = None
         nth = canceller.seen.index("commitTransaction")
-    async with stores(mongo_database, 1, client_options={"event_listeners": [canceller]}) as [
-        store
-    ]:
+    async with watched_store(mongo_database, canceller) as store:
         s = await snapshot_ts(store)
         cut = await cancelled_at(
             canceller, nth, lambda: store.write_checked([checked(s, reads(), [b"k"])])
@@ -154,9 +156,7 @@ async def test_a_read_cancelled_at_any_command_leaves_no_broken_session(
     mongo_database: Database,
 ) -> None:
     canceller = Canceller()
-    async with stores(mongo_database, 1, client_options={"event_listeners": [canceller]}) as [
-        store
-    ]:
+    async with watched_store(mongo_database, canceller) as store:
         s = await snapshot_ts(store)
         await store.write_checked([checked(s, reads(), [b"a", b"b"])])
 
