@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from reactor.engine._intervals import ReadSet
 from reactor.errors import OccConflictError
-from reactor.storage import SNAPSHOT_TOO_OLD, CheckedCommit, Commit, FeedGapError, Store
+from reactor.storage import (
+    SNAPSHOT_TOO_OLD,
+    CheckedCommit,
+    Commit,
+    FeedGapError,
+    Store,
+    StoreError,
+)
 
 __all__ = ["CommitListener", "CommitNotice", "Committer"]
 
@@ -180,7 +187,7 @@ class Committer:
         written after its snapshot.
         """
         if self._closed:
-            raise RuntimeError("the committer is stopped")
+            raise StoreError("the committer is stopped: the store is closing")
         while not exclusive and not self._open.is_set():
             await self._open.wait()
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -263,7 +270,7 @@ class Committer:
         for request in requests:
             if not request.future.done():
                 request.future.set_exception(
-                    RuntimeError(f"the store failed to write the commit: {exc}")
+                    StoreError(f"the store failed to write the commit: {exc}")
                 )
 
     async def _write_batch(self, batch: list[_Request]) -> None:

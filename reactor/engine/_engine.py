@@ -486,18 +486,13 @@ class Engine:
                 finally:
                     await tx.snapshot.close()
             if tx.writes:
-                try:
+                # The store failed to write the batch, or the committer stopped (both
+                # a StoreError): a store that raises has not applied the commit
+                # (MongoStore resolves commits in doubt itself), so it may run again.
+                with _storage_faults():
                     result.ts = await self.committer.commit(
                         tx.ts, tx.read_set, tx.written_keys(), tx.to_commit, exclusive=exclusive
                     )
-                except Exception as exc:
-                    if isinstance(exc, ReactorError) and not is_storage_fault(exc):
-                        raise  # a conflict, or a developer error building the commit
-                    # The store failed to write the batch (the committer reports it
-                    # as a RuntimeError), or the committer stopped: a store that
-                    # raises has not applied the commit (MongoStore resolves commits
-                    # in doubt itself), so the mutation may run again.
-                    raise _Fault(exc) from exc
             else:
                 result.ts = tx.ts
             result.value = value
