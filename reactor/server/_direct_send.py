@@ -27,6 +27,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
+from websockets.protocol import State
+
 __all__ = ["SCOPE_KEY", "Delivery", "DirectSend", "KeepServerSend"]
 
 Send = Callable[[Any], Awaitable[None]]
@@ -62,10 +64,6 @@ class Delivery:
         self.wall_ns: int | None = None
 
     def deliver(self, callbacks: Iterable[Callable[[], None]]) -> None:
-        if self.wall_ns is not None:  # delivering from a callback: one clock for all
-            for callback in callbacks:
-                callback()
-            return
         self.wall_ns = time.time_ns()
         try:
             for callback in callbacks:
@@ -89,12 +87,6 @@ class KeepServerSend:
             if direct is not None:
                 scope[SCOPE_KEY] = direct
         await self.app(scope, receive, send)
-
-
-def _websockets_open_state() -> object:
-    from websockets.protocol import State
-
-    return State.OPEN
 
 
 class _UvicornDirectSend:
@@ -135,7 +127,7 @@ class _UvicornDirectSend:
 
     def send(self, text: str) -> bool | None:
         protocol = self._protocol
-        if protocol.conn.extensions or protocol.conn.state is not _OPEN:
+        if protocol.conn.extensions or protocol.conn.state is not State.OPEN:
             return self._send_by_server(text)  # compressed (per connection), or closing
         try:
             protocol.transport.write(_text_frame(text))
@@ -156,7 +148,6 @@ class _UvicornDirectSend:
         return None
 
 
-_OPEN = _websockets_open_state()
 _last_text: str | None = None
 _last_frame = b""
 
